@@ -1,0 +1,1 @@
+"""Development tooling: ComfyUI in-process boot, a real server launcher, the demo. Never shipped to users."""

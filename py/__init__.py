@@ -1,0 +1,1 @@
+"""Afterburner's backend. One subpackage per capability; see ARCHITECTURE.md in the design notes."""

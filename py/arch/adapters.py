@@ -1,0 +1,69 @@
+"""One declarative adapter per model family, matched by the ComfyUI class name of the diffusion model.
+
+A stage is a list of blocks that ComfyUI's `patches_replace["dit"]` reaches with the key
+`(stage, index)`; a block replacement gets a dict of streams (`img`, and `txt` for two-stream blocks)
+and returns the streams it changed. Matching walks the class's MRO, so subclasses (Wan's VACE and camera
+variants, Flux's Kontext) find their parent's adapter. Families without block replacement (UNets,
+Lumina2) still get whole-model caching.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """A run of blocks reached through `patches_replace["dit"][(key, i)]`."""
+
+    key: str  # "double_block" or "single_block"
+    attribute: str  # the nn.ModuleList on the diffusion model
+
+
+@dataclasses.dataclass(frozen=True)
+class Adapter:
+    """How Afterburner reaches one model family.
+
+    family: a short name for messages and telemetry.
+    classes: ComfyUI diffusion-model class names this adapter serves.
+    stages: block stages in execution order; empty when ComfyUI offers no block replacement.
+    model_wrapper: "diffusion_model" when the family's forward runs WrappersMP.DIFFUSION_MODEL wrappers,
+        else "apply_model" (every model has that one).
+    """
+
+    family: str
+    classes: tuple[str, ...]
+    stages: tuple[Stage, ...] = ()
+    model_wrapper: str = "diffusion_model"
+
+    def block_counts(self, diffusion_model: torch.nn.Module) -> tuple[int, ...]:
+        return tuple(len(getattr(diffusion_model, stage.attribute)) for stage in self.stages)
+
+
+_DOUBLE_SINGLE = (Stage("double_block", "double_blocks"), Stage("single_block", "single_blocks"))
+
+ADAPTERS: tuple[Adapter, ...] = (
+    Adapter("flux", ("Flux",), _DOUBLE_SINGLE),
+    Adapter("chroma", ("Chroma",), _DOUBLE_SINGLE),
+    Adapter("hunyuan_video", ("HunyuanVideo",), _DOUBLE_SINGLE),
+    Adapter("wan", ("WanModel",), (Stage("double_block", "blocks"),)),
+    Adapter("ltxv", ("LTXVModel",), (Stage("double_block", "transformer_blocks"),)),
+    Adapter("qwen_image", ("QwenImageTransformer2DModel",), (Stage("double_block", "transformer_blocks"),)),
+    Adapter("sd3", ("OpenAISignatureMMDITWrapper", "MMDiT"), (Stage("double_block", "joint_blocks"),),
+            model_wrapper="apply_model"),
+    Adapter("lumina2", ("NextDiT",)),
+    Adapter("unet", ("UNetModel",)),
+)
+
+UNKNOWN = Adapter("unknown", (), model_wrapper="apply_model")
+
+
+def adapter_for(diffusion_model: torch.nn.Module) -> Adapter:
+    """The adapter for this model's class or its nearest known ancestor; `UNKNOWN` otherwise."""
+    for cls in type(diffusion_model).__mro__:
+        for adapter in ADAPTERS:
+            if cls.__name__ in adapter.classes:
+                return adapter
+    return UNKNOWN

@@ -1,0 +1,1 @@
+"""Step caching: one engine (cut, signal, policy, reuse) behind every cache node."""

@@ -1,0 +1,217 @@
+"""The cache's ComfyUI hooks: keyed wrappers and block replacements, installed on a clone by `install.py`.
+
+Lifecycle: OUTER_SAMPLE creates the run's `CacheRun` and drops it in `finally`; SAMPLER_SAMPLE wraps
+the sampler's step callback, which is where the step index comes from; PREDICT_NOISE decides a step
+whose signal is known before the model runs; the model-call wrapper (DIFFUSION_MODEL, or APPLY_MODEL
+where a family has none) skips the whole model, or opens a `BlockPass` when blocks are cut. Every hook
+takes `*args, **kwargs` and passes on what it does not understand.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from ..telemetry import get_bus
+from .config import CacheConfig
+from .run import CacheRun
+
+CONFIG_KEY = "afterburner_cache"  # the immutable CacheConfig, in the patched model's transformer_options
+RUN_KEY = "afterburner_cache_run"  # the live CacheRun, only in the run's cloned options
+PASS_KEY = "afterburner_cache_pass"  # the BlockPass of one model call, in that call's transformer_options
+WRAPPER_KEY = "afterburner.cache"
+
+log = logging.getLogger("afterburner")
+
+
+def transformer_options_of(args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Model forwards take transformer_options positionally or by keyword; find it either way."""
+    if isinstance(kwargs.get("transformer_options"), dict):
+        return kwargs["transformer_options"]
+    for arg in reversed(args):
+        if isinstance(arg, dict) and ("uuids" in arg or "sigmas" in arg or RUN_KEY in arg):
+            return arg
+    return {}
+
+
+def _replace_arg(args: tuple, kwargs: dict[str, Any], index: int, name: str, value: Any) -> tuple[tuple, dict]:
+    if name in kwargs or len(args) <= index:
+        return args, {**kwargs, name: value}
+    return (*args[:index], value, *args[index + 1:]), kwargs
+
+
+def outer_sample(executor: Callable, *args: Any, **kwargs: Any) -> Any:
+    guider = executor.class_obj
+    options = guider.model_options
+    config: CacheConfig | None = options.get("transformer_options", {}).get(CONFIG_KEY)
+    if config is None:
+        return executor(*args, **kwargs)
+    sigmas = args[3] if len(args) > 3 else kwargs["sigmas"]
+    run = CacheRun(config, int(sigmas.shape[-1]) - 1, type(guider.model_patcher.model.diffusion_model).__name__,
+                   get_bus())
+    guider.model_options = {**options, "transformer_options": {**options["transformer_options"], RUN_KEY: run}}
+    status, message = "error", ""
+    try:
+        output = executor(*args, **kwargs)
+        status = "ok"
+        return output
+    except BaseException as err:
+        status = "interrupted" if type(err).__name__ == "InterruptProcessingException" else "error"
+        message = f"{type(err).__name__}: {err}"
+        raise
+    finally:
+        guider.model_options = options
+        summary = run.finish(status, message)
+        log.info("Afterburner cache (%s): computed %d/%d model calls (%.0f%% compute) in %.2fs, %s",
+                 config.method, summary.computed_calls, summary.model_calls, 100 * summary.compute_fraction,
+                 summary.wall_s, status)
+
+
+def sampler_sample(executor: Callable, *args: Any, **kwargs: Any) -> Any:
+    extra_args = args[2] if len(args) > 2 else kwargs.get("extra_args", {})
+    run: CacheRun | None = extra_args.get("model_options", {}).get("transformer_options", {}).get(RUN_KEY)
+    if run is None:
+        return executor(*args, **kwargs)
+    user_callback = args[3] if len(args) > 3 else kwargs.get("callback")
+
+    def on_step(step: int, *cb_args: Any, **cb_kwargs: Any) -> Any:
+        run.step_finished(step)
+        return user_callback(step, *cb_args, **cb_kwargs) if user_callback is not None else None
+
+    args, kwargs = _replace_arg(args, kwargs, 3, "callback", on_step)
+    return executor(*args, **kwargs)
+
+
+def predict_noise(executor: Callable, *args: Any, **kwargs: Any) -> Any:
+    model_options = args[2] if len(args) > 2 else kwargs.get("model_options", {})
+    run: CacheRun | None = model_options.get("transformer_options", {}).get(RUN_KEY)
+    if run is not None and not run.decided and run.config.signal != "first_block":
+        x = args[0] if args else kwargs["x"]
+        run.decide_step(run.input_signal(x) if run.config.signal == "input" else None)
+    return executor(*args, **kwargs)
+
+
+def whole_model_call(executor: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Skip the whole model on a reused step: its output per branch comes from the branch's history."""
+    options = transformer_options_of(args, kwargs)
+    run: CacheRun | None = options.get(RUN_KEY)
+    if run is None or "uuids" not in options:
+        return executor(*args, **kwargs)
+    keys = [(uuid, "output") for uuid in options["uuids"]]
+    sigma = options["sigmas"].reshape(-1)[0]
+    computed = run.compute_now or not run.has_features(keys)
+    if computed:
+        output = executor(*args, **kwargs)
+        for key, part in zip(keys, output.chunk(len(keys)), strict=True):
+            run.feature(key).push(sigma, part)
+    else:
+        output = torch.cat([run.feature(key).predict(sigma, run.config.reuse, run.config.taylor_order)
+                            for key in keys])
+    run.record_call(options, computed)
+    return output
+
+
+def block_model_call(executor: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Open a BlockPass for this call: the block replacements find it in the call's transformer_options."""
+    options = transformer_options_of(args, kwargs)
+    run: CacheRun | None = options.get(RUN_KEY)
+    if run is None or "uuids" not in options:
+        return executor(*args, **kwargs)
+    block_pass = BlockPass(run, options, run.config.cut_stages)
+    options[PASS_KEY] = block_pass
+    try:
+        return executor(*args, **kwargs)
+    finally:
+        options.pop(PASS_KEY, None)
+        run.record_call(options, block_pass.computed)
+
+
+class BlockPass:
+    """One model call's way through the cut blocks.
+
+    Each stage's skippable span [begin, end) runs whole on a computed step (its residual, output minus
+    input per stream, is stored per branch) and is replaced by identity plus the predicted residual on a
+    reused step. The `first_block` signal is the change of the first blocks' residual since the last
+    computed step; other signals were decided before the model was called.
+    """
+
+    def __init__(self, run: CacheRun, options: dict[str, Any], stages: tuple[str, ...]) -> None:
+        self.run = run
+        self.uuids = list(options["uuids"])
+        self.sigma = options["sigmas"].reshape(-1)[0]
+        self._cached_keys = [(uuid, stage, "img") for uuid in self.uuids for stage in stages]
+        self._stage_inputs: dict[tuple[str, str], torch.Tensor] = {}
+        self.computed = True
+        if run.decided:
+            self._settle()
+
+    def _settle(self) -> None:
+        self.computed = self.run.compute_now or not self.run.has_features(self._cached_keys)
+
+    def after_first_blocks(self, residual: torch.Tensor) -> None:
+        run = self.run
+        parts = residual.chunk(len(self.uuids))
+        if not run.decided:
+            changes = [run.change_since((uuid, "first"), part, update=False)
+                       for uuid, part in zip(self.uuids, parts, strict=True)]
+            run.decide_step(torch.cat(changes) if all(c is not None for c in changes) else None)
+        self._settle()
+        if self.computed:
+            for uuid, part in zip(self.uuids, parts, strict=True):
+                run.change_since((uuid, "first"), part, update=True)
+
+    def run_block(self, stage: str, begin: int, end: int, index: int, args: dict[str, Any],
+                  original: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        streams = [name for name in ("img", "txt") if name in args]
+        if self.computed:
+            if index == begin:
+                for name in streams:
+                    self._stage_inputs[(stage, name)] = args[name]
+            out = original(args)
+            if index == end - 1:
+                for name in streams:
+                    if name in out:
+                        residual = out[name] - self._stage_inputs[(stage, name)]
+                        for uuid, part in zip(self.uuids, residual.chunk(len(self.uuids)), strict=True):
+                            self.run.feature((uuid, stage, name)).push(self.sigma, part)
+            return out
+        if index < end - 1:
+            return {name: args[name] for name in streams}
+        return {name: args[name] + self._predicted(stage, name) for name in streams
+                if self.run.has_features([(uuid, stage, name) for uuid in self.uuids])}
+
+    def _predicted(self, stage: str, stream: str) -> torch.Tensor:
+        run = self.run
+        return torch.cat([run.feature((uuid, stage, stream)).predict(self.sigma, run.config.reuse,
+                                                                      run.config.taylor_order)
+                          for uuid in self.uuids])
+
+
+def block_replacement(stage: str, index: int, span: tuple[int, int], ends_first_blocks: bool,
+                      skip: bool) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]:
+    """The `patches_replace["dit"][(stage, index)]` function for one block.
+
+    span: the stage's skippable blocks [begin, end); ends_first_blocks: this is the last of the always-run
+    first blocks, whose residual feeds the `first_block` signal; skip: the block is in a user's skip list.
+    """
+    begin, end = span
+
+    def replace(args: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+        original = extra["original_block"]
+        if skip:
+            return {name: args[name] for name in ("img", "txt") if name in args}
+        block_pass: BlockPass | None = (args.get("transformer_options") or {}).get(PASS_KEY)
+        if block_pass is None:
+            return original(args)
+        if ends_first_blocks:
+            out = original(args)
+            block_pass.after_first_blocks(out["img"] - args["img"])
+            return out
+        if begin <= index < end:
+            return block_pass.run_block(stage, begin, end, index, args, original)
+        return original(args)
+
+    return replace

@@ -1,0 +1,63 @@
+"""Reuse: what stands in for a skipped computation, from the last computed values of one cached feature.
+
+A feature (a model output, or a block stage's residual) is a function of sigma along the trajectory.
+`default` repeats the newest value; `taylor` extrapolates it with Newton divided differences in sigma
+(orders 1-2, so uneven step spacing and skipped steps are handled exactly); `adams_bashforth` uses the
+mean of the linear extrapolation over the interval from the newest sigma to the current one, i.e. the
+AB2 weighting for a feature that the solver integrates over that interval. Sigmas stay 0-d tensors on
+the feature's device: extrapolation never synchronises with the host.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Literal
+
+import torch
+
+ReuseMode = Literal["default", "taylor", "adams_bashforth"]
+REUSE_MODES: tuple[str, ...] = ("default", "taylor", "adams_bashforth")
+
+
+class FeatureHistory:
+    """The newest computed values of one feature, newest first, with the sigma each was computed at."""
+
+    def __init__(self, depth: int, offload: bool = False) -> None:
+        self._items: collections.deque[tuple[torch.Tensor, torch.Tensor]] = collections.deque(maxlen=depth)
+        self._offload = offload
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def push(self, sigma: torch.Tensor, value: torch.Tensor) -> None:
+        value = value.detach()
+        if self._offload:
+            value = value.to("cpu", non_blocking=True)
+        self._items.appendleft((sigma.detach().reshape(()).to(value.device, torch.float32), value))
+
+    def nbytes(self) -> int:
+        return sum(v.numel() * v.element_size() for _, v in self._items)
+
+    def predict(self, sigma: torch.Tensor, mode: ReuseMode, order: int = 1) -> torch.Tensor:
+        """The feature's estimate at `sigma`; falls back to the newest value while history is short."""
+        newest = self._items[0][1]
+        if mode == "default" or len(self._items) < 2:
+            return newest.to(sigma.device)
+        s = sigma.detach().reshape(()).to(newest.device, torch.float32)
+        (s0, f0), (s1, f1) = self._items[0], self._items[1]
+        slope = _divided(f0, f1, s0, s1)
+        if mode == "adams_bashforth":
+            return (f0 + (0.5 * (s - s0)).to(f0.dtype) * slope).to(sigma.device)
+        estimate = f0 + (s - s0).to(f0.dtype) * slope
+        if order >= 2 and len(self._items) >= 3:
+            s2, f2 = self._items[2]
+            curvature = (slope - _divided(f1, f2, s1, s2)) / (s0 - s2).to(f0.dtype)
+            estimate = estimate + ((s - s0) * (s - s1)).to(f0.dtype) * curvature
+        return estimate.to(sigma.device)
+
+
+def _divided(fa: torch.Tensor, fb: torch.Tensor, sa: torch.Tensor, sb: torch.Tensor) -> torch.Tensor:
+    """First divided difference (fa - fb) / (sa - sb); zero when the sigmas coincide (a repeated step)."""
+    gap = sa - sb
+    safe = torch.where(gap.abs() > 1e-12, gap, torch.ones_like(gap))
+    return (fa - fb) / safe.to(fa.dtype) * (gap.abs() > 1e-12).to(fa.dtype)
