@@ -13,7 +13,7 @@ lint: setup
 	$(PY) -m ruff check .
 
 test: setup lint
-	$(PY) -m pytest
+	.venv/bin/pytest  # not `python -m pytest`: that puts the repo root, and our py/, before pytest's `py`
 	npm test
 	npm run test:browser
 

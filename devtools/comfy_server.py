@@ -42,13 +42,14 @@ def free_port() -> int:
 
 
 class ComfyServer:
-    """One ComfyUI process on 127.0.0.1, loading only Afterburner and its dev pack."""
+    """One ComfyUI process on 127.0.0.1, loading only the named custom-node folders (Afterburner and its dev pack)."""
 
     def __init__(self, port: int = 0, extra_args: tuple[str, ...] = (), log_path: Path | None = None,
-                 ready_timeout: float = 120.0) -> None:
+                 ready_timeout: float = 120.0, packs: tuple[str, ...] = PACKS) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra_args = extra_args
+        self.packs = packs
         self.ready_timeout = ready_timeout
         self.workdir = Path(tempfile.mkdtemp(prefix="afterburner-comfy-"))
         self.log_path = log_path or self.workdir / "server.log"
@@ -60,7 +61,7 @@ class ComfyServer:
         (self.workdir / "user").mkdir(exist_ok=True)
         cmd = [
             venv_python(), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
-            "--disable-all-custom-nodes", "--whitelist-custom-nodes", *PACKS,
+            "--disable-all-custom-nodes", "--whitelist-custom-nodes", *self.packs,
             "--output-directory", str(self.workdir / "output"), "--temp-directory", str(self.workdir / "temp"),
             "--user-directory", str(self.workdir / "user"), "--disable-auto-launch", *self.extra_args,
         ]

@@ -75,10 +75,14 @@ class TelemetryBus:
                 with self._lock:
                     self.history.apply(event, payload)
                     subscribers = list(self._subscribers)
-                for fn in subscribers:
+            except Exception:
+                log.exception("afterburner: could not record %s", type(event).__name__)
+                continue
+            for fn in subscribers:
+                try:
                     fn(event, payload)
-            except Exception:  # a broken subscriber must never stop telemetry
-                log.exception("afterburner: telemetry failed on %s", type(event).__name__)
+                except Exception:  # one broken subscriber must not starve the others or stop telemetry
+                    log.exception("afterburner: telemetry subscriber failed on %s", type(event).__name__)
 
 
 class _Marker:

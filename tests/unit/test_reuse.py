@@ -1,0 +1,55 @@
+"""Reuse math: exact on the polynomials each mode assumes, and safe on short or degenerate histories."""
+
+import pytest
+import torch
+
+from afterburner.py.cache.reuse import FeatureHistory
+
+
+def history_of(f, sigmas, depth=3):
+    history = FeatureHistory(depth)
+    for s in sigmas:
+        history.push(torch.tensor(s), f(s))
+    return history
+
+
+def test_default_returns_the_newest_value_exactly():
+    history = history_of(lambda s: torch.full((2, 3), s), [0.9, 0.7])
+    assert torch.equal(history.predict(torch.tensor(0.5), "default"), torch.full((2, 3), 0.7))
+
+
+def test_taylor_recovers_a_quadratic_in_sigma_from_uneven_steps():
+    base = torch.randn(4, 5)
+    f = lambda s: base * (1 + 2 * s - 3 * s * s)  # noqa: E731
+    history = history_of(f, [0.95, 0.8, 0.5])  # uneven spacing, as after skipped steps
+    got = history.predict(torch.tensor(0.3), "taylor", order=2)
+    torch.testing.assert_close(got, f(0.3), rtol=1e-5, atol=1e-5)
+
+
+def test_taylor_order_one_is_linear_extrapolation():
+    base = torch.randn(3)
+    history = history_of(lambda s: base * s, [0.9, 0.6], depth=2)
+    torch.testing.assert_close(history.predict(torch.tensor(0.2), "taylor", order=1), base * 0.2)
+
+
+def test_adams_bashforth_is_the_mean_of_the_linear_extrapolation_over_the_interval():
+    base = torch.randn(3)
+    history = history_of(lambda s: base * s, [0.9, 0.6], depth=2)
+    # mean of base*s over s in [0.6, 0.2] is base*0.4
+    torch.testing.assert_close(history.predict(torch.tensor(0.2), "adams_bashforth"), base * 0.4)
+
+
+@pytest.mark.parametrize("mode", ["taylor", "adams_bashforth"])
+def test_one_value_and_repeated_sigmas_fall_back_without_nan(mode):
+    single = history_of(lambda s: torch.ones(2) * s, [0.5])
+    assert torch.equal(single.predict(torch.tensor(0.1), mode), torch.full((2,), 0.5))
+    repeated = history_of(lambda s: torch.ones(2), [0.5, 0.5, 0.5])
+    assert torch.isfinite(repeated.predict(torch.tensor(0.1), mode)).all()
+
+
+def test_depth_bounds_memory_and_offload_keeps_values_on_cpu():
+    history = history_of(lambda s: torch.zeros(10, dtype=torch.float32), [0.9, 0.8, 0.7, 0.6], depth=2)
+    assert len(history) == 2 and history.nbytes() == 2 * 10 * 4
+    offloaded = FeatureHistory(1, offload=True)
+    offloaded.push(torch.tensor(0.5), torch.ones(3))
+    assert offloaded.predict(torch.tensor(0.4), "default").device.type == "cpu"
