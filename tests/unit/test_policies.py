@@ -7,11 +7,11 @@ import pytest
 from afterburner.py.cache.policies import Budget, Guard, Periodic, PolicyState, Threshold, decide
 
 
-def schedule(policy, total, signals=None, guard=Guard()):
+def schedule(policy, total, signals=None, guard=None):
     state, reuses, out = PolicyState(), 0, []
     for step in range(total):
         signal = None if signals is None else signals[step]
-        compute = decide(policy, guard, step, total, signal, state, reuses)
+        compute = decide(policy, guard or Guard(), step, total, signal, state, reuses)
         reuses = 0 if compute else reuses + 1
         out.append(compute)
     return out
