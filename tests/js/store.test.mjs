@@ -1,0 +1,362 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import {
+  DEFAULT_HISTORY_LENGTH,
+  MAX_HISTORY_LENGTH,
+  currentRun,
+  initialState,
+  reduce,
+  runCounts,
+  runForNode,
+  stepCounts,
+  stepsDone,
+} from "../../web/js/store.js";
+import { apply, finished, record, started, step, summaryOf } from "./helpers.mjs";
+
+const run = (state, id) => state.runs.find((r) => r.run_id === id);
+
+describe("initial state", () => {
+  test("is empty with the default history length", () => {
+    const s = initialState();
+    assert.deepEqual(s.runs, []);
+    assert.deepEqual(s.compiles, []);
+    assert.deepEqual(s.notices, []);
+    assert.equal(s.historyLength, DEFAULT_HISTORY_LENGTH);
+    assert.equal(s.loaded, false);
+    assert.equal(currentRun(s), null);
+  });
+
+  test("history length is clamped to 1..MAX", () => {
+    assert.equal(initialState(0).historyLength, 1);
+    assert.equal(initialState(1000).historyLength, MAX_HISTORY_LENGTH);
+    assert.equal(initialState("7").historyLength, 7);
+    assert.equal(initialState(NaN).historyLength, DEFAULT_HISTORY_LENGTH);
+  });
+});
+
+describe("a run's lifecycle", () => {
+  test("started, steps, finished", () => {
+    const s = apply(initialState(), reduce, [
+      started("a"),
+      step("a", 0, "computed"),
+      step("a", 1, "reused"),
+      step("a", 2, "computed"),
+      step("a", 3, "extrapolated"),
+      finished("a", { model_calls: 4, computed_calls: 2 }),
+    ]);
+    const r = currentRun(s);
+    assert.equal(r.run_id, "a");
+    assert.equal(r.model, "Flux");
+    assert.equal(r.method, "cache:adaptive");
+    assert.equal(r.status, "ok");
+    assert.equal(r.steps.length, 4);
+    assert.deepEqual(stepCounts(r), { computed: 2, reused: 1, extrapolated: 1, total: 4 });
+    assert.equal(stepsDone(r), 4);
+    const c = runCounts(r);
+    assert.equal(c.final, true);
+    assert.equal(c.computed, 2);
+    assert.equal(c.total, 4);
+    assert.equal(c.skipped, 2);
+    assert.equal(c.fraction, 0.5);
+    assert.equal(r.summary.wall_s, 1.5);
+    assert.equal(r.summary.cache_bytes, 2048);
+  });
+
+  test("live counts before the summary arrives", () => {
+    const s = apply(initialState(), reduce, [started("a"), step("a", 0, "computed"), step("a", 1, "reused")]);
+    const c = runCounts(currentRun(s));
+    assert.equal(c.final, false);
+    assert.equal(c.computed, 1);
+    assert.equal(c.total, 2);
+    assert.equal(c.fraction, 0.5);
+    assert.equal(currentRun(s).status, "running");
+  });
+
+  test("the summary is authoritative once finished (it counts every model call)", () => {
+    const s = apply(initialState(), reduce, [
+      started("a"),
+      step("a", 0, "computed"),
+      finished("a", { model_calls: 28, computed_calls: 18 }),
+    ]);
+    const c = runCounts(currentRun(s));
+    assert.equal(c.computed, 18);
+    assert.equal(c.total, 28);
+    assert.equal(c.live.total, 1);
+  });
+
+  test("compute fraction is derived when the payload lacks it", () => {
+    const ev = finished("a", { model_calls: 10, computed_calls: 4 });
+    delete ev.data.compute_fraction;
+    const s = apply(initialState(), reduce, [started("a"), ev]);
+    assert.equal(currentRun(s).summary.compute_fraction, 0.4);
+  });
+
+  test("interrupted run keeps its partial steps, status and message", () => {
+    const s = apply(initialState(), reduce, [
+      started("a", { total_steps: 10 }),
+      step("a", 0, "computed"),
+      step("a", 1, "reused"),
+      step("a", 2, "computed"),
+      finished("a", { status: "interrupted", total_steps: 10, model_calls: 3, computed_calls: 2, message: "Interrupted by the user" }),
+    ]);
+    const r = currentRun(s);
+    assert.equal(r.status, "interrupted");
+    assert.equal(r.total_steps, 10);
+    assert.equal(stepsDone(r), 3);
+    assert.equal(r.summary.message, "Interrupted by the user");
+    assert.equal(runCounts(r).computed, 2);
+    assert.equal(runCounts(r).total, 3);
+  });
+
+  test("an error run", () => {
+    const s = apply(initialState(), reduce, [started("a"), finished("a", { status: "error", message: "boom" })]);
+    assert.equal(currentRun(s).status, "error");
+  });
+
+  test("a step before its run_started (page opened mid-run) creates the run, run_started fills it in", () => {
+    let s = reduce(initialState(), step("a", 5, "computed"));
+    assert.equal(s.runs.length, 1);
+    assert.equal(currentRun(s).model, "");
+    assert.equal(currentRun(s).status, "running");
+    s = reduce(s, started("a"));
+    assert.equal(s.runs.length, 1);
+    assert.equal(currentRun(s).model, "Flux");
+    assert.equal(currentRun(s).steps.length, 1);
+  });
+});
+
+describe("idempotence", () => {
+  test("the same step twice is counted once and returns the same state", () => {
+    const s1 = apply(initialState(), reduce, [started("a"), step("a", 0, "computed")]);
+    const s2 = reduce(s1, step("a", 0, "computed"));
+    assert.equal(s2, s1);
+    assert.equal(stepCounts(currentRun(s2)).total, 1);
+  });
+
+  test("two evaluations of one step at different sigmas (Heun) are both kept", () => {
+    const s = apply(initialState(), reduce, [
+      started("a"),
+      step("a", 0, "computed", { sigma: 1.0 }),
+      step("a", 0, "reused", { sigma: 0.8 }),
+    ]);
+    assert.equal(currentRun(s).steps.length, 2);
+  });
+
+  test("cond and uncond of one step are separate decisions", () => {
+    const s = apply(initialState(), reduce, [
+      started("a"),
+      step("a", 0, "computed", { branch: "cond" }),
+      step("a", 0, "computed", { branch: "uncond" }),
+      step("a", 0, "computed", { branch: "uncond" }),
+    ]);
+    assert.equal(stepCounts(currentRun(s)).total, 2);
+  });
+
+  test("run_started twice does not duplicate the run", () => {
+    const s = apply(initialState(), reduce, [started("a"), step("a", 0, "computed"), started("a")]);
+    assert.equal(s.runs.length, 1);
+    assert.equal(currentRun(s).steps.length, 1);
+  });
+
+  test("history reload overlapping live events does not duplicate anything", () => {
+    const live = [started("a"), step("a", 0, "computed"), step("a", 1, "reused")];
+    let s = apply(initialState(), reduce, live);
+    // The snapshot was taken after step 2 arrived on the server, before it reached us.
+    const snapshotSteps = [...live.slice(1), step("a", 2, "computed")];
+    s = reduce(s, { type: "history_loaded", data: { runs: [record("a", { steps: snapshotSteps })] } });
+    assert.equal(s.runs.length, 1);
+    assert.deepEqual(stepCounts(currentRun(s)), { computed: 2, reused: 1, extrapolated: 0, total: 3 });
+    // ...then step 2 arrives live too, and then the same snapshot again (a reconnect).
+    s = reduce(s, step("a", 2, "computed"));
+    s = reduce(s, { type: "history_loaded", data: { runs: [record("a", { steps: snapshotSteps })] } });
+    assert.equal(s.runs.length, 1);
+    assert.equal(stepCounts(currentRun(s)).total, 3);
+    assert.deepEqual(
+      currentRun(s).steps.map((x) => x.step),
+      [0, 1, 2],
+    );
+    assert.equal(s.loaded, true);
+  });
+
+  test("an older snapshot never turns a finished run back to running", () => {
+    let s = apply(initialState(), reduce, [started("a"), step("a", 0, "computed"), finished("a")]);
+    s = reduce(s, { type: "history_loaded", data: { runs: [record("a", { status: "running" })] } });
+    assert.equal(currentRun(s).status, "ok");
+    assert.notEqual(currentRun(s).summary, null);
+    assert.equal(currentRun(s).steps.length, 1);
+  });
+
+  test("a snapshot brings the summary of a run whose run_finished was missed", () => {
+    const fin = finished("a", { model_calls: 8, computed_calls: 5 });
+    let s = apply(initialState(), reduce, [started("a"), step("a", 0, "computed")]);
+    s = reduce(s, { type: "history_loaded", data: { runs: [record("a", { status: "ok", summary: summaryOf(fin) })] } });
+    assert.equal(currentRun(s).status, "ok");
+    assert.equal(runCounts(currentRun(s)).computed, 5);
+    assert.equal(runCounts(currentRun(s)).total, 8);
+  });
+
+  test("compile events and notices from a snapshot and live are not duplicated", () => {
+    const compile = { model: "Flux", target: "double_blocks.0", recompile: true, reason: "shape changed", duration_s: 2.5, count: 2 };
+    const notice = { severity: "warning", source: "attention", message: "SageAttention not installed", at: 123.5 };
+    let s = apply(initialState(), reduce, [
+      { type: "compile", data: compile },
+      { type: "notice", data: notice },
+    ]);
+    s = reduce(s, { type: "history_loaded", data: { compiles: [compile], notices: [notice] } });
+    s = reduce(s, { type: "compile", data: compile });
+    assert.equal(s.compiles.length, 1);
+    assert.equal(s.notices.length, 1);
+    assert.equal(s.compiles[0].reason, "shape changed");
+    assert.equal(s.notices[0].severity, "warning");
+  });
+
+  test("compile events are listed newest first", () => {
+    const c = (count) => ({ model: "m", target: "t", recompile: count > 1, reason: `r${count}`, duration_s: 1, count });
+    let s = reduce(initialState(), { type: "history_loaded", data: { compiles: [c(1), c(2)] } });
+    s = reduce(s, { type: "compile", data: c(3) });
+    assert.deepEqual(
+      s.compiles.map((x) => x.count),
+      [3, 2, 1],
+    );
+  });
+});
+
+describe("several runs", () => {
+  test("two runs interleaved keep their own steps; newest first", () => {
+    const s = apply(initialState(), reduce, [
+      started("a", { started_at: 100 }),
+      started("b", { started_at: 101, model: "SDXL" }),
+      step("a", 0, "computed"),
+      step("b", 0, "computed"),
+      step("a", 1, "reused"),
+      step("b", 1, "computed"),
+      step("b", 2, "reused"),
+      finished("a", { model_calls: 2, computed_calls: 1 }),
+      step("b", 3, "computed"),
+    ]);
+    assert.deepEqual(
+      s.runs.map((r) => r.run_id),
+      ["b", "a"],
+    );
+    assert.equal(run(s, "a").status, "ok");
+    assert.equal(run(s, "b").status, "running");
+    assert.deepEqual(stepCounts(run(s, "a")), { computed: 1, reused: 1, extrapolated: 0, total: 2 });
+    assert.deepEqual(stepCounts(run(s, "b")), { computed: 3, reused: 1, extrapolated: 0, total: 4 });
+    assert.equal(run(s, "b").model, "SDXL");
+  });
+
+  test("history_loaded merges with live runs and orders by start time", () => {
+    let s = apply(initialState(), reduce, [started("live", { started_at: 300 })]);
+    s = reduce(s, {
+      type: "history_loaded",
+      data: { runs: [record("live", { started_at: 300 }), record("old2", { started_at: 200 }), record("old1", { started_at: 100 })] },
+    });
+    assert.deepEqual(
+      s.runs.map((r) => r.run_id),
+      ["live", "old2", "old1"],
+    );
+  });
+
+  test("the history cap is respected, dropping the oldest runs", () => {
+    let s = initialState(3);
+    for (let i = 0; i < 6; i++) s = reduce(s, started(`r${i}`, { started_at: 100 + i }));
+    assert.deepEqual(
+      s.runs.map((r) => r.run_id),
+      ["r5", "r4", "r3"],
+    );
+    const many = Array.from({ length: 10 }, (_, i) => record(`h${i}`, { started_at: 50 - i }));
+    s = reduce(s, { type: "history_loaded", data: { runs: many } });
+    assert.equal(s.runs.length, 3);
+    assert.deepEqual(
+      s.runs.map((r) => r.run_id),
+      ["r5", "r4", "r3"],
+    );
+  });
+
+  test("a late step for a run that fell off the history re-creates it only within the cap", () => {
+    let s = initialState(2);
+    s = apply(s, reduce, [started("a", { started_at: 1 }), started("b", { started_at: 2 }), started("c", { started_at: 3 })]);
+    assert.deepEqual(
+      s.runs.map((r) => r.run_id),
+      ["c", "b"],
+    );
+    s = reduce(s, step("a", 0, "computed"));
+    assert.ok(s.runs.length <= 2);
+  });
+
+  test("set_history_length shrinks the list and clamps", () => {
+    let s = initialState(10);
+    for (let i = 0; i < 5; i++) s = reduce(s, started(`r${i}`, { started_at: i }));
+    s = reduce(s, { type: "set_history_length", data: 2 });
+    assert.equal(s.historyLength, 2);
+    assert.deepEqual(
+      s.runs.map((r) => r.run_id),
+      ["r4", "r3"],
+    );
+    s = reduce(s, { type: "set_history_length", data: 9999 });
+    assert.equal(s.historyLength, MAX_HISTORY_LENGTH);
+  });
+
+  test("runForNode prefers a run tagged with the node id, else the newest", () => {
+    const s = apply(initialState(), reduce, [
+      started("a", { started_at: 1, params: { node_id: "12" } }),
+      started("b", { started_at: 2 }),
+    ]);
+    assert.equal(runForNode(s, 12).run_id, "a");
+    assert.equal(runForNode(s, 99).run_id, "b");
+    assert.equal(runForNode(initialState(), 1), null);
+  });
+});
+
+describe("bad input is ignored", () => {
+  const base = apply(initialState(), reduce, [started("a"), step("a", 0, "computed")]);
+  const bad = [
+    null,
+    undefined,
+    "step",
+    { type: "unknown_kind", data: { run_id: "a" } },
+    { type: "step" },
+    { type: "step", data: null },
+    { type: "step", data: { run_id: "a", step: 1, action: "teleported", branch: "cond" } },
+    { type: "step", data: { run_id: "a", step: -1, action: "computed" } },
+    { type: "step", data: { run_id: "a", step: 1.5, action: "computed" } },
+    { type: "step", data: { step: 1, action: "computed" } },
+    { type: "run_started", data: { model: "x" } },
+    { type: "run_started", data: [] },
+    { type: "run_finished", data: { status: "ok" } },
+    { type: "compile", data: { model: "m" } },
+    { type: "notice", data: { severity: "error" } },
+    { type: "history_loaded", data: "nope" },
+    { type: "set_history_length", data: DEFAULT_HISTORY_LENGTH },
+  ];
+  for (const action of bad) {
+    test(`ignores ${JSON.stringify(action)}`, () => {
+      assert.equal(reduce(base, action), base);
+    });
+  }
+
+  test("malformed records inside a snapshot are skipped, good ones kept", () => {
+    const s = reduce(base, {
+      type: "history_loaded",
+      data: { runs: [null, { model: "no id" }, record("z", { started_at: 5, steps: [step("z", 0, "nonsense"), step("z", 1, "reused")] })] },
+    });
+    assert.deepEqual(s.runs.map((r) => r.run_id).sort(), ["a", "z"]);
+    assert.equal(run(s, "z").steps.length, 1);
+  });
+
+  test("non-finite numbers become null, an unknown notice severity becomes info", () => {
+    let s = reduce(base, step("a", 1, "reused", { signal: "NaN", sigma: null }));
+    const st = currentRun(s).steps.find((x) => x.step === 1);
+    assert.equal(st.signal, null);
+    assert.equal(st.sigma, null);
+    s = reduce(s, { type: "notice", data: { severity: "shouting", message: "hi", source: "x", at: 1 } });
+    assert.equal(s.notices[0].severity, "info");
+  });
+
+  test("the reducer never mutates its input", () => {
+    const frozen = structuredClone(base);
+    apply(base, reduce, [step("a", 1, "reused"), finished("a"), { type: "history_loaded", data: { runs: [record("b")] } }]);
+    assert.deepEqual(base, frozen);
+  });
+});
