@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from comfy_api.latest import io
@@ -44,8 +45,14 @@ def _skip_list(text: str, stage: str, field: str) -> tuple[tuple[str, int], ...]
         raise ValueError(f"{field} must be block numbers separated by commas, like '3,6,8'; got {text!r}.") from None
 
 
-def apply(model: io.Model.Type, config: CacheConfig, source: str) -> io.NodeOutput:
-    """Install the cache and say what was done (log, sidebar); setup errors become node errors."""
+def apply(node: type[io.ComfyNode], model: io.Model.Type, config: CacheConfig, source: str) -> io.NodeOutput:
+    """Install the cache and say what was done (log, sidebar); setup errors become node errors.
+
+    The run's params carry the node's id so the sidebar can badge the node that made each run.
+    """
+    hidden = getattr(node, "hidden", None)
+    if hidden is not None and hidden.unique_id is not None:
+        config = dataclasses.replace(config, params={**config.params, "node_id": str(hidden.unique_id)})
     try:
         patched, report = install_cache(model, config)
     except CacheSetupError as err:
@@ -75,6 +82,7 @@ class AfterburnerPeriodicCache(io.ComfyNode):
                 *_shared_inputs(),
             ],
             outputs=[_model_output()],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -83,7 +91,7 @@ class AfterburnerPeriodicCache(io.ComfyNode):
         params = {"cache_interval": cache_interval, "start_step": start_step, "cache_mode": cache_mode}
         config = CacheConfig("periodic", params, Periodic(cache_interval, start_step), signal="none",
                              reuse=cache_mode, offload=offload_to_cpu)
-        return apply(model, config, "Periodic Cache")
+        return apply(cls, model, config, "Periodic Cache")
 
 
 class AfterburnerAdaptiveCache(io.ComfyNode):
@@ -105,6 +113,7 @@ class AfterburnerAdaptiveCache(io.ComfyNode):
                 *_shared_inputs(),
             ],
             outputs=[_model_output()],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -113,7 +122,7 @@ class AfterburnerAdaptiveCache(io.ComfyNode):
         params = {"threshold": threshold, "max_skip_steps": max_skip_steps, "cache_mode": cache_mode}
         config = CacheConfig("adaptive", params, Threshold(threshold), Guard(max_consecutive=max_skip_steps),
                              signal="input", reuse=cache_mode, offload=offload_to_cpu)
-        return apply(model, config, "Adaptive Cache")
+        return apply(cls, model, config, "Adaptive Cache")
 
 
 class AfterburnerAutoCache(io.ComfyNode):
@@ -133,6 +142,7 @@ class AfterburnerAutoCache(io.ComfyNode):
                 *_shared_inputs(),
             ],
             outputs=[_model_output()],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -140,7 +150,7 @@ class AfterburnerAutoCache(io.ComfyNode):
         params = {"speed_factor": speed_factor, "cache_mode": cache_mode}
         config = CacheConfig("auto", params, Budget(speed_factor), signal="input", reuse=cache_mode,
                              offload=offload_to_cpu)
-        return apply(model, config, "Auto Cache")
+        return apply(cls, model, config, "Auto Cache")
 
 
 def _first_block_inputs() -> list[io.Input]:
@@ -179,6 +189,7 @@ class AfterburnerFirstBlockCache(io.ComfyNode):
                         "whole-model caching and say so.",
             inputs=[_model_input(), *_first_block_inputs(), *_shared_inputs()],
             outputs=[_model_output()],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -188,7 +199,7 @@ class AfterburnerFirstBlockCache(io.ComfyNode):
                   "max_consecutive_cache_hits": max_consecutive_cache_hits, "cache_mode": cache_mode}
         config = _first_block_config("first_block", params, Cut(first_blocks=1), residual_diff_threshold, start,
                                      end, max_consecutive_cache_hits, cache_mode, offload_to_cpu)
-        return apply(model, config, "First Block Cache")
+        return apply(cls, model, config, "First Block Cache")
 
 
 class AfterburnerBlockCache(io.ComfyNode):
@@ -217,6 +228,7 @@ class AfterburnerBlockCache(io.ComfyNode):
                 *_shared_inputs(),
             ],
             outputs=[_model_output()],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -232,7 +244,7 @@ class AfterburnerBlockCache(io.ComfyNode):
         cut = Cut(first_blocks=first_blocks, last_blocks=last_blocks, skip_blocks=skips)
         config = _first_block_config("multi_block", params, cut, residual_diff_threshold, start, end,
                                      max_consecutive_cache_hits, cache_mode, offload_to_cpu)
-        return apply(model, config, "Multi-Block Cache")
+        return apply(cls, model, config, "Multi-Block Cache")
 
 
 CACHE_NODES: tuple[type[io.ComfyNode], ...] = (

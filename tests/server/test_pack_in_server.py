@@ -69,6 +69,7 @@ def test_cached_workflow_runs_and_its_events_match_the_run_record(server, events
     run_id = finished["run_id"]
     record = server.get_json(f"/afterburner/runs/{run_id}")
     assert record["status"] == "ok" and record["total_steps"] == steps
+    assert record["params"]["node_id"] == "cache"  # the prompt's id of the cache node, for its badge
     live_steps = [s for s in events.of_type("afterburner.step") if s["run_id"] == run_id]
     assert len(live_steps) == len(record["steps"]) == finished["model_calls"]
     assert {s["branch"] for s in live_steps} == ({"cond"} if cfg == 1.0 else {"cond", "uncond"})
