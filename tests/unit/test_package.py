@@ -1,9 +1,9 @@
 """Packaging facts the Registry and Manager rely on."""
 
 import tomllib
-from conftest import REPO
 
 from afterburner.py.version import __version__
+from devtools.pack_import import REPO
 
 
 def test_pyproject_version_and_registry_fields():

@@ -1,0 +1,246 @@
+"""Quality against compute for every cache method, Afterburner's and ComfyUI's own, on a trained tiny Flux.
+
+    .venv/bin/python bench/cache_quality.py            # the full sweep (about 20 min on one CPU thread)
+    .venv/bin/python bench/cache_quality.py --quick    # a smoke run: 2 seeds, one setting, a few methods
+
+Every run samples through the real ComfyUI sampler, one seed at a time, against an uncached run of the
+same seed. Compute is counted the same way for every method, as transformer-block evaluations observed
+by forward hooks on the blocks: a first-block cache pays for its first block, and a whole-model skip saves
+all of them. ComfyUI's EasyCache is run as shipped and also with its input copied. As shipped it adds its
+cached difference into the tensor it was handed, which is the sampler's own `x` in fp32 (PEERS.md). The
+copy measures its best case rather than its bug.
+
+Writes bench/results/cache_quality.{json,md,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from devpack.comfy_boot import boot_comfyui  # noqa: E402
+from devtools.pack_import import register_pack  # noqa: E402
+
+register_pack()
+boot_comfyui(threads=1)
+
+import comfy.sample  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from comfy.patcher_extension import WrappersMP  # noqa: E402
+from comfy_extras.nodes_easycache import EasyCacheNode, LazyCacheNode  # noqa: E402
+from comfyui_version import __version__ as comfyui_version  # noqa: E402
+
+from afterburner.py.arch import adapter_for  # noqa: E402
+from afterburner.py.nodes import cache_nodes  # noqa: E402
+from bench import tiny_flux  # noqa: E402
+
+RESULTS = REPO / "bench" / "results"
+Patch = Callable[[Any], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    name: str  # "afterburner:<preset>" or "comfy:<node>"
+    params: dict[str, Any]
+    patch: Patch
+
+
+def ours(node: type, preset: str, **params: Any) -> Method:
+    def patch(model):
+        return node.execute(model, offload_to_cpu=False, **params).result[0]
+
+    return Method(f"afterburner:{preset}", params, patch)
+
+
+def comfy_cache(node: type, name: str, threshold: float, copy_input: bool = False) -> Method:
+    def patch(model):
+        if copy_input:
+            model = model.clone()
+            # Registered first, so it runs outside EasyCache's wrapper and hands it a copy.
+            model.add_wrapper_with_key(WrappersMP.DIFFUSION_MODEL, "bench.copy_input",
+                                       lambda executor, x, *a, **k: executor(x.clone(), *a, **k))
+        return node.execute(model, reuse_threshold=threshold, start_percent=0.15, end_percent=0.95,
+                            verbose=False).result[0]
+
+    return Method(f"comfy:{name}", {"reuse_threshold": threshold, "start_percent": 0.15, "end_percent": 0.95},
+                  patch)
+
+
+def methods(quick: bool) -> list[Method]:
+    fb = {"start": 0.0, "end": 1.0, "max_consecutive_cache_hits": -1}
+    out = []
+    for mode in ("default",) if quick else ("default", "taylor"):
+        out += [ours(cache_nodes.AfterburnerPeriodicCache, "periodic", cache_interval=k, start_step=2, cache_mode=mode)
+                for k in ((2,) if quick else (2, 3, 4))]
+        out += [ours(cache_nodes.AfterburnerAutoCache, "auto", speed_factor=f, cache_mode=mode)
+                for f in ((0.4,) if quick else (0.25, 0.33, 0.4, 0.5, 0.65))]
+        out += [ours(cache_nodes.AfterburnerAdaptiveCache, "adaptive", threshold=t, max_skip_steps=4, cache_mode=mode)
+                for t in ((0.05,) if quick else (0.02, 0.05, 0.1, 0.2))]
+        out += [ours(cache_nodes.AfterburnerFirstBlockCache, "first_block", residual_diff_threshold=t, cache_mode=mode,
+                     **fb) for t in ((0.1,) if quick else (0.05, 0.1, 0.2, 0.3))]
+    thresholds = (0.2,) if quick else (0.05, 0.1, 0.2, 0.4, 0.8)
+    out += [comfy_cache(EasyCacheNode, "easycache", t) for t in thresholds]
+    out += [comfy_cache(EasyCacheNode, "easycache_input_copied", t, copy_input=True) for t in thresholds]
+    out += [comfy_cache(LazyCacheNode, "lazycache", t) for t in thresholds]
+    return out
+
+
+class BlockCounter:
+    """Counts block forwards with module hooks: the same compute measure for every method."""
+
+    def __init__(self, model) -> None:
+        diffusion_model = model.get_model_object("diffusion_model")
+        self.count = 0
+        self._handles = [block.register_forward_pre_hook(self._hit)
+                         for stage in adapter_for(diffusion_model).stages
+                         for block in getattr(diffusion_model, stage.attribute)]
+
+    def _hit(self, *args: Any) -> None:
+        self.count += 1
+
+    def close(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+
+def psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
+    mse = F.mse_loss(x.float(), ref.float()).item()
+    peak = (ref.max() - ref.min()).item()
+    return 99.0 if mse == 0 else 10 * math.log10(peak * peak / mse)
+
+
+def ssim(x: torch.Tensor, ref: torch.Tensor) -> float:
+    """Mean SSIM of images in [0, 1], 7x7 Gaussian window (sigma 1.5), per channel."""
+    coords = torch.arange(7, dtype=torch.float32) - 3
+    g = torch.exp(-(coords**2) / (2 * 1.5**2))
+    window = (g[:, None] * g[None, :] / g.sum() ** 2).expand(x.shape[1], 1, 7, 7)
+
+    def blur(t):
+        return F.conv2d(t, window, groups=x.shape[1])
+
+    mx, my = blur(x), blur(ref)
+    vx, vy, cov = blur(x * x) - mx * mx, blur(ref * ref) - my * my, blur(x * ref) - mx * my
+    c1, c2 = 0.01**2, 0.03**2
+    return (((2 * mx * my + c1) * (2 * cov + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))).mean().item()
+
+
+@dataclasses.dataclass
+class Setting:
+    steps: int
+    sampler: str
+    seeds: int
+
+
+def sample(model, seed: int, setting: Setting) -> tuple[torch.Tensor, float, int]:
+    class_id = seed % tiny_flux.NUM_CLASSES
+    positive, negative = tiny_flux.conditioning(class_id), tiny_flux.conditioning(None)
+    latent = torch.zeros(1, 16, tiny_flux.LATENT_SIZE, tiny_flux.LATENT_SIZE)
+    noise = torch.randn(latent.shape, generator=torch.Generator().manual_seed(seed))
+    counter = BlockCounter(model)
+    start = time.perf_counter()
+    try:
+        out = comfy.sample.sample(model, noise, setting.steps, 1.0, setting.sampler, "simple", positive, negative,
+                                  latent, seed=seed, disable_pbar=True)
+    finally:
+        counter.close()
+    return out, time.perf_counter() - start, counter.count
+
+
+def measure(base_model, method: Method | None, setting: Setting, reference: list | None) -> dict[str, Any]:
+    model = method.patch(base_model) if method else base_model
+    latents, seconds, blocks = [], 0.0, 0
+    for seed in range(setting.seeds):
+        out, dt, count = sample(model, seed, setting)
+        latents.append(out)
+        seconds, blocks = seconds + dt, blocks + count
+    row: dict[str, Any] = {"latents": latents, "seconds": seconds, "blocks": blocks}
+    if reference is not None:
+        ref_latents = reference["latents"]
+        row["psnr_latent"] = sum(psnr(a, b) for a, b in zip(latents, ref_latents, strict=True)) / len(latents)
+        row["ssim_image"] = sum(ssim(tiny_flux.decode(a), tiny_flux.decode(b))
+                                for a, b in zip(latents, ref_latents, strict=True)) / len(latents)
+        row["compute_fraction"] = blocks / reference["blocks"]
+        row["speedup_wall"] = reference["seconds"] / seconds
+    return row
+
+
+def write_markdown(results: dict[str, Any], path: Path) -> None:
+    lines = [f"Machine: {results['machine']}; torch {results['torch']}; ComfyUI {results['comfyui']}; "
+             f"model: {results['model']}.", "",
+             "| method | params | steps | sampler | compute | wall speed-up | PSNR latent (dB) | SSIM image |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(results["rows"], key=lambda r: (r["steps"], r["sampler"], r["method"], r["compute_fraction"])):
+        params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+        lines.append(f"| {r['method']} | {params} | {r['steps']} | {r['sampler']} | {r['compute_fraction']:.2f} | "
+                     f"{r['speedup_wall']:.2f}x | {r['psnr_latent']:.1f} | {r['ssim_image']:.3f} |")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    settings = sorted({(r["steps"], r["sampler"]) for r in results["rows"]})
+    fig, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 4.2), squeeze=False)
+    for ax, (steps, sampler) in zip(axes[0], settings, strict=True):
+        rows = [r for r in results["rows"] if (r["steps"], r["sampler"]) == (steps, sampler)]
+        for family in sorted({r["method"].split(":")[0] + ":" + r["method"].split(":")[1] for r in rows}):
+            pts = sorted((r["compute_fraction"], r["psnr_latent"]) for r in rows if r["method"] == family)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-" if family.startswith("afterburner") else "s--",
+                    label=family, markersize=4)
+        ax.set_title(f"{steps} steps, {sampler}")
+        ax.set_xlabel("block evaluations (fraction of uncached)")
+        ax.set_ylabel("PSNR of final latent vs uncached (dB)")
+        ax.axhline(30, color="grey", lw=0.5)
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="2 seeds, 28 steps euler, a few methods")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    settings = ([Setting(28, "euler", 2)] if args.quick else
+                [Setting(s, sampler, 16) for s in (28, 50) for sampler in ("euler", "dpmpp_2m")])
+    base_model = tiny_flux.load_model()
+    rows = []
+    for setting in settings:
+        reference = measure(base_model, None, setting, None)
+        for method in methods(args.quick):
+            row = measure(base_model, method, setting, reference)
+            rows.append({"method": method.name, "params": method.params, "steps": setting.steps,
+                         "sampler": setting.sampler, "seeds": setting.seeds,
+                         **{k: row[k] for k in ("compute_fraction", "speedup_wall", "psnr_latent", "ssim_image")}})
+            print(f"{setting.steps:3d} {setting.sampler:9s} {method.name:38s} {json.dumps(method.params):70s} "
+                  f"compute {rows[-1]['compute_fraction']:.2f}  psnr {rows[-1]['psnr_latent']:5.1f}  "
+                  f"ssim {rows[-1]['ssim_image']:.3f}  x{rows[-1]['speedup_wall']:.2f}", flush=True)
+    results = {"machine": f"{platform.machine()} CPU, {torch.get_num_threads()} torch thread(s)",
+               "torch": torch.__version__, "comfyui": comfyui_version,
+               "model": "tiny Flux-class model trained by bench/train_tiny_flux.py",
+               "rows": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "cache_quality.json").write_text(json.dumps(results, indent=1))
+    write_markdown(results, args.out / "cache_quality.md")
+    plot(results, args.out / "cache_quality.png")
+    print(f"wrote {args.out}/cache_quality.json, .md and .png")
+
+
+if __name__ == "__main__":
+    main()
