@@ -5,6 +5,14 @@ the sampler's step callback, which is where the step index comes from; PREDICT_N
 whose signal is known before the model runs; the model-call wrapper (DIFFUSION_MODEL, or APPLY_MODEL
 where a family has none) skips the whole model, or opens a `BlockPass` when blocks are cut. Every hook
 takes `*args, **kwargs` and passes on what it does not understand.
+
+Step k's decision covers every evaluation the sampler makes until it reports step k through its callback.
+Two-stage samplers (heun, dpm_2) report a step after its first evaluation, so their corrector evaluation
+at sigma[k] is decided, and labelled, with step k: one decision per noise level.
+
+When ComfyUI calls CFG branches separately (it does when a batch would not fit in memory), the first call
+of a step decides for all of them; with the `first_block` signal that call's branches alone are measured,
+since the other branch has not run yet when the skip must be decided.
 """
 
 from __future__ import annotations
@@ -106,7 +114,7 @@ def whole_model_call(executor: Callable, *args: Any, **kwargs: Any) -> Any:
     if computed:
         output = executor(*args, **kwargs)
         for key, part in zip(keys, output.chunk(len(keys)), strict=True):
-            run.feature(key).push(sigma, part)
+            run.feature(key).push(sigma, part, run.step)
     else:
         output = torch.cat([run.feature(key).predict(sigma, run.config.reuse, run.config.taylor_order)
                             for key in keys])
@@ -168,20 +176,21 @@ class BlockPass:
         streams = [name for name in ("img", "txt") if name in args]
         if self.computed:
             if index == begin:
-                for name in streams:
-                    self._stage_inputs[(stage, name)] = args[name]
+                for name in streams:  # a copy: Flux, Chroma, HunyuanVideo and LTXV blocks update in place
+                    self._stage_inputs[(stage, name)] = args[name].clone()
             out = original(args)
             if index == end - 1:
                 for name in streams:
-                    if name in out:
+                    if out.get(name) is not None:  # SD3's last block returns txt=None
                         residual = out[name] - self._stage_inputs[(stage, name)]
                         for uuid, part in zip(self.uuids, residual.chunk(len(self.uuids)), strict=True):
-                            self.run.feature((uuid, stage, name)).push(self.sigma, part)
+                            self.run.feature((uuid, stage, name)).push(self.sigma, part, self.run.step)
             return out
         if index < end - 1:
             return {name: args[name] for name in streams}
-        return {name: args[name] + self._predicted(stage, name) for name in streams
-                if self.run.has_features([(uuid, stage, name) for uuid in self.uuids])}
+        return {name: args[name] + self._predicted(stage, name)
+                if self.run.has_features([(uuid, stage, name) for uuid in self.uuids]) else args[name]
+                for name in streams}
 
     def _predicted(self, stage: str, stream: str) -> torch.Tensor:
         run = self.run
@@ -207,8 +216,9 @@ def block_replacement(stage: str, index: int, span: tuple[int, int], ends_first_
         if block_pass is None:
             return original(args)
         if ends_first_blocks:
+            before = args["img"].clone()  # the block may update it in place
             out = original(args)
-            block_pass.after_first_blocks(out["img"] - args["img"])
+            block_pass.after_first_blocks(out["img"] - before)
             return out
         if begin <= index < end:
             return block_pass.run_block(stage, begin, end, index, args, original)

@@ -25,14 +25,20 @@ class FeatureHistory:
     def __init__(self, depth: int, offload: bool = False) -> None:
         self._items: collections.deque[tuple[torch.Tensor, torch.Tensor]] = collections.deque(maxlen=depth)
         self._offload = offload
+        self._group: int | None = None
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def push(self, sigma: torch.Tensor, value: torch.Tensor) -> None:
+    def push(self, sigma: torch.Tensor, value: torch.Tensor, group: int | None = None) -> None:
+        """Add a computed value. Values of one `group` (the evaluations of one sampler step) replace each other:
+        a two-stage sampler like Heun computes twice at one sigma, and extrapolation needs distinct sigmas."""
         value = value.detach()
         if self._offload:
             value = value.to("cpu", non_blocking=True)
+        if group is not None and self._items and self._group == group:
+            self._items.popleft()
+        self._group = group
         self._items.appendleft((sigma.detach().reshape(()).to(value.device, torch.float32), value))
 
     def nbytes(self) -> int:
@@ -51,8 +57,10 @@ class FeatureHistory:
         estimate = f0 + (s - s0).to(f0.dtype) * slope
         if order >= 2 and len(self._items) >= 3:
             s2, f2 = self._items[2]
-            curvature = (slope - _divided(f1, f2, s1, s2)) / (s0 - s2).to(f0.dtype)
-            estimate = estimate + ((s - s0) * (s - s1)).to(f0.dtype) * curvature
+            gap = s0 - s2
+            usable = gap.abs() > 1e-12
+            curvature = (slope - _divided(f1, f2, s1, s2)) / torch.where(usable, gap, torch.ones_like(gap)).to(f0.dtype)
+            estimate = estimate + ((s - s0) * (s - s1)).to(f0.dtype) * curvature * usable.to(f0.dtype)
         return estimate.to(sigma.device)
 
 

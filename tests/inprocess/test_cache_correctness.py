@@ -190,17 +190,8 @@ def options_snapshot(model) -> Any:
 # ------------------------------------------------------------------------------------------------------------
 
 
-SD3_BLOCK_BUG = pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "engine bug: block caching on SD3/MMDiT crashes on its first computed step. The last joint block is "
-    "pre_only and returns txt=None; py/cache/hooks.py:177 (BlockPass.run_block) computes "
-    "out['txt'] - stage_input -> TypeError: unsupported operand type(s) for -: 'NoneType' and 'Tensor'. Once "
-    "that is skipped, a reused step must still hand back 'txt' (hooks.py:183-184 drops streams without a cached "
-    "residual; comfy/ldm/modules/diffusionmodules/mmdit.py:969 reads out['txt'])."))
-
-
 BYPASS_CASES = [
-    pytest.param(family, name, id=f"{family}-{name}",
-                 marks=SD3_BLOCK_BUG if family == "sd3" and name.startswith(("first_block", "multi_block")) else ())
+    pytest.param(family, name, id=f"{family}-{name}")
     for family in FAMILIES for name in DISABLED
 ]
 
@@ -228,7 +219,7 @@ def test_disabled_node_is_bit_identical_to_stock(family, node):
         assert record["status"] == "ok"
 
 
-@pytest.mark.parametrize("family", ["flux", "sd15", "wan21", pytest.param("sd3", marks=SD3_BLOCK_BUG)])
+@pytest.mark.parametrize("family", ["flux", "sd15", "wan21", "sd3"])
 def test_applying_nodes_leaves_the_input_model_untouched(family):
     model = tiny_models.build_model(family, seed=0)
     before = sample(model, family, cfg=CFG)

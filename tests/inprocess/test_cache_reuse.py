@@ -113,14 +113,6 @@ def test_forced_schedule_extrapolates_by_the_formula(family, mode, split):
     check_forced_schedule(family, mode, CFG, split)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "engine bug: extrapolation with a repeated sigma in the history. Heun evaluates both the end of step i and the "
-    "start of step i+1 at sigma[i+1], so a branch's history holds two values at one sigma. py/cache/reuse.py:59-63 "
-    "(_divided) makes their divided difference 0 and FeatureHistory.predict (reuse.py:54-55) still adds the "
-    "second-order term, curvature = (0 - f[s1,s2]) / (s0 - s2), which points against the trend: for f(sigma) = "
-    "sigma pushed at 0.966, 0.9266, 0.9266, taylor predicts 0.9805 at sigma 0.8805 (true 0.8805); "
-    "adams_bashforth returns f0 unchanged. Expected: the newest value per sigma supersedes older ones before "
-    "extrapolating (Newton over distinct sigmas)."))
 @pytest.mark.parametrize("mode", ["taylor", "adams_bashforth"])
 def test_extrapolation_with_repeated_sigmas_uses_distinct_sigmas(mode):
     outside, inside, _ = run_forced("flux", mode, 1.0, split=False, sampler="heun")

@@ -53,3 +53,13 @@ def test_depth_bounds_memory_and_offload_keeps_values_on_cpu():
     offloaded = FeatureHistory(1, offload=True)
     offloaded.push(torch.tensor(0.5), torch.ones(3))
     assert offloaded.predict(torch.tensor(0.4), "default").device.type == "cpu"
+
+
+def test_values_of_one_group_replace_each_other_so_extrapolation_sees_distinct_sigmas():
+    base = torch.randn(3)
+    history = FeatureHistory(2)
+    history.push(torch.tensor(0.9), base * 0.9, group=1)
+    history.push(torch.tensor(0.6), base * 99.0, group=2)  # superseded within its step, as Heun does
+    history.push(torch.tensor(0.6), base * 0.6, group=2)
+    assert len(history) == 2
+    torch.testing.assert_close(history.predict(torch.tensor(0.2), "taylor", order=1), base * 0.2)
