@@ -14,7 +14,7 @@ SIZE = 256  # pixels: large enough for the model, not ComfyUI's per-prompt overh
 
 DEMOS = (
     ("Flux, Auto Cache 50%", "flux", cache_inputs("AfterburnerAutoCache", speed_factor=0.5), 28),
-    ("Flux, First Block Cache", "flux", cache_inputs("AfterburnerFirstBlockCache", residual_diff_threshold=0.05), 28),
+    ("Flux, First Block Cache", "flux", cache_inputs("AfterburnerFirstBlockCache", residual_diff_threshold=0.8), 28),
     ("SDXL, Periodic Cache", "sdxl", cache_inputs("AfterburnerPeriodicCache"), 20),
     ("Wan 2.1, Adaptive Cache", "wan21", cache_inputs("AfterburnerAdaptiveCache", threshold=0.05), 20),
 )

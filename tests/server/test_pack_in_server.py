@@ -57,7 +57,7 @@ def wait_until(predicate, timeout: float = 10.0):
 
 @pytest.mark.parametrize(("family", "node", "overrides", "cfg"), [
     ("flux", "AfterburnerAutoCache", {"speed_factor": 0.5}, 1.0),
-    ("flux", "AfterburnerFirstBlockCache", {"residual_diff_threshold": 0.05}, 3.0),
+    ("flux", "AfterburnerFirstBlockCache", {"residual_diff_threshold": 0.8}, 3.0),  # random weights: ~0.4-1.5 a step
     ("sdxl", "AfterburnerPeriodicCache", {}, 4.0),
     ("wan22_low", "AfterburnerAdaptiveCache", {"threshold": 0.05}, 4.0),
 ])
