@@ -176,12 +176,47 @@ def measure(base_model, method: Method | None, setting: Setting, reference: list
     return row
 
 
+def label(row: dict[str, Any]) -> str:
+    mode = row["params"].get("cache_mode")
+    return f"{row['method']} ({mode})" if mode else row["method"]
+
+
+def frontier(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows that no other row beats on both compute and quality, by increasing compute."""
+    best, out = float("-inf"), []
+    for row in sorted(rows, key=lambda r: (r["compute_fraction"], -r["psnr_latent"])):
+        if row["psnr_latent"] > best:
+            best = row["psnr_latent"]
+            out.append(row)
+    return out
+
+
+def summary(results: dict[str, Any]) -> list[str]:
+    """Per setting: the least compute each method needs for 30 dB, and which ComfyUI points our frontier beats."""
+    lines = []
+    for steps, sampler in sorted({(r["steps"], r["sampler"]) for r in results["rows"]}):
+        rows = [r for r in results["rows"] if (r["steps"], r["sampler"]) == (steps, sampler)]
+        ours = [r for r in rows if r["method"].startswith("afterburner:")]
+        theirs = [r for r in rows if r["method"] in ("comfy:easycache_input_copied", "comfy:lazycache")]
+        dominated = [r for r in theirs if any(o["compute_fraction"] <= r["compute_fraction"] and
+                                              o["psnr_latent"] >= r["psnr_latent"] for o in ours)]
+        at_30 = {}
+        for r in rows:
+            if r["psnr_latent"] >= 30:
+                at_30[label(r)] = min(at_30.get(label(r), 1.0), r["compute_fraction"])
+        best = sorted(at_30.items(), key=lambda kv: kv[1])
+        lines.append(f"- {steps} steps, {sampler}: our frontier dominates {len(dominated)} of {len(theirs)} "
+                     f"points of EasyCache (input copied) and LazyCache. Least compute at >= 30 dB: "
+                     + "; ".join(f"{name} {fraction:.2f} ({1 / fraction:.2f}x fewer)" for name, fraction in best[:4]))
+    return lines
+
+
 def write_markdown(results: dict[str, Any], path: Path) -> None:
     lines = [f"Machine: {results['machine']}; torch {results['torch']}; ComfyUI {results['comfyui']}; "
-             f"model: {results['model']}.", "",
+             f"model: {results['model']}.", "", *summary(results), "",
              "| method | params | steps | sampler | compute | wall speed-up | PSNR latent (dB) | SSIM image |",
              "|---|---|---|---|---|---|---|---|"]
-    for r in sorted(results["rows"], key=lambda r: (r["steps"], r["sampler"], r["method"], r["compute_fraction"])):
+    for r in sorted(results["rows"], key=lambda r: (r["steps"], r["sampler"], label(r), r["compute_fraction"])):
         params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
         lines.append(f"| {r['method']} | {params} | {r['steps']} | {r['sampler']} | {r['compute_fraction']:.2f} | "
                      f"{r['speedup_wall']:.2f}x | {r['psnr_latent']:.1f} | {r['ssim_image']:.3f} |")
@@ -195,19 +230,24 @@ def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     settings = sorted({(r["steps"], r["sampler"]) for r in results["rows"]})
-    fig, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(settings), figsize=(5.2 * len(settings), 4.6), squeeze=False)
     for ax, (steps, sampler) in zip(axes[0], settings, strict=True):
         rows = [r for r in results["rows"] if (r["steps"], r["sampler"]) == (steps, sampler)]
-        for family in sorted({r["method"].split(":")[0] + ":" + r["method"].split(":")[1] for r in rows}):
-            pts = sorted((r["compute_fraction"], r["psnr_latent"]) for r in rows if r["method"] == family)
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-" if family.startswith("afterburner") else "s--",
-                    label=family, markersize=4)
+        for name in sorted({label(r) for r in rows}):
+            pts = sorted((r["compute_fraction"], r["psnr_latent"]) for r in rows if label(r) == name)
+            ours = name.startswith("afterburner")
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-" if ours else "s--", label=name, markersize=3,
+                    lw=0.8, alpha=0.55 if ours else 0.9)
+        edge = frontier([r for r in rows if r["method"].startswith("afterburner:")])
+        ax.plot([r["compute_fraction"] for r in edge], [r["psnr_latent"] for r in edge], "k-", lw=2.2,
+                label="Afterburner frontier")
         ax.set_title(f"{steps} steps, {sampler}")
         ax.set_xlabel("block evaluations (fraction of uncached)")
         ax.set_ylabel("PSNR of final latent vs uncached (dB)")
+        ax.set_ylim(0, 55)
         ax.axhline(30, color="grey", lw=0.5)
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="lower right")
+    axes[0][-1].legend(fontsize=6, loc="lower right", ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -216,7 +256,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2 seeds, 28 steps euler, a few methods")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--replot", action="store_true", help="redraw the table and plot from the saved JSON")
     args = parser.parse_args()
+    if args.replot:
+        results = json.loads((args.out / "cache_quality.json").read_text())
+        write_markdown(results, args.out / "cache_quality.md")
+        plot(results, args.out / "cache_quality.png")
+        return
     settings = ([Setting(28, "euler", 2)] if args.quick else
                 [Setting(s, sampler, 16) for s in (28, 50) for sampler in ("euler", "dpmpp_2m")])
     base_model = tiny_flux.load_model()
