@@ -360,3 +360,18 @@ describe("bad input is ignored", () => {
     assert.deepEqual(base, frozen);
   });
 });
+
+test("a replacing snapshot (after a reconnect) drops runs, compiles and notices the server no longer has", () => {
+  let state = reduce(initialState(), { type: "history_loaded", data: {
+    runs: [{ run_id: "old", model: "Flux", method: "cache:auto", params: {}, total_steps: 4, started_at: 1,
+      status: "ok", steps: [], summary: null }],
+    compiles: [{ model: "Flux", target: "double_blocks[0]", recompile: false, reason: "", duration_s: 1, count: 1 }],
+    notices: [{ severity: "warning", source: "x", message: "old", at: 1 }] } });
+  assert.equal(state.runs.length, 1);
+  state = reduce(state, { type: "history_loaded", data: {
+    runs: [{ run_id: "new", model: "Flux", method: "cache:auto", params: {}, total_steps: 4, started_at: 2,
+      status: "ok", steps: [], summary: null }], compiles: [], notices: [], replace: true } });
+  assert.deepEqual(state.runs.map((r) => r.run_id), ["new"]);
+  assert.equal(state.compiles.length, 0);
+  assert.equal(state.notices.length, 0);
+});

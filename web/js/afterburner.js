@@ -108,15 +108,18 @@ async function fetchJson(path) {
   return response.json();
 }
 
-/** Catch up from the routes: on load, on reconnect, and when the history length grows. */
-async function refresh() {
+/**
+ * Catch up from the routes: on load, on reconnect, and when the history length grows. After a reconnect
+ * (`replace`) the server's snapshot replaces what the page held: a restarted server has a new history.
+ */
+async function refresh(replace = false) {
   const [runs, events] = await Promise.allSettled([
     fetchJson(`/afterburner/runs?limit=${state.historyLength}`),
     fetchJson("/afterburner/events"),
   ]);
-  if (runs.status === "fulfilled") dispatch({ type: "history_loaded", data: runs.value });
+  if (runs.status === "fulfilled") dispatch({ type: "history_loaded", data: { ...runs.value, replace } });
   else log("could not load recent runs:", runs.reason?.message ?? runs.reason);
-  if (events.status === "fulfilled") dispatch({ type: "history_loaded", data: events.value });
+  if (events.status === "fulfilled") dispatch({ type: "history_loaded", data: { ...events.value, replace } });
   else log("could not load compile events and notices:", events.reason?.message ?? events.reason);
 }
 
@@ -303,7 +306,7 @@ const extension = {
     api.addEventListener("reconnected", () => {
       connected = true;
       scheduleRender();
-      refresh();
+      refresh(true);
     });
     try {
       loadStylesheet();

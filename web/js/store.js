@@ -248,10 +248,12 @@ export function reduce(state, action) {
     }
     case "history_loaded": {
       // data: {runs?: RunRecord[] newest first} and/or {compiles?: [...], notices?: [...]} oldest first.
+      // replace: the snapshot is the whole truth (after a reconnect the server may be a new process).
       if (!isObj(data)) return state;
+      const replace = data.replace === true;
       let next = { ...state, loaded: true, version: state.version + 1 };
       if (Array.isArray(data.runs)) {
-        const byId = new Map(next.runs.map((r) => [r.run_id, r]));
+        const byId = new Map((replace ? [] : next.runs).map((r) => [r.run_id, r]));
         for (const record of data.runs) {
           const incoming = runFromRecord(record);
           if (!incoming) continue;
@@ -261,10 +263,12 @@ export function reduce(state, action) {
         next = withRuns(next, [...byId.values()]);
       }
       if (Array.isArray(data.compiles)) {
-        next.compiles = addUnique(next.compiles, data.compiles.map(cleanCompile).filter(Boolean), compileKey);
+        next.compiles = addUnique(replace ? [] : next.compiles, data.compiles.map(cleanCompile).filter(Boolean),
+          compileKey);
       }
       if (Array.isArray(data.notices)) {
-        next.notices = addUnique(next.notices, data.notices.map(cleanNotice).filter(Boolean), noticeKey);
+        next.notices = addUnique(replace ? [] : next.notices, data.notices.map(cleanNotice).filter(Boolean),
+          noticeKey);
       }
       return next;
     }
