@@ -1,0 +1,65 @@
+"""Which parts of a model are compiled: the blocks of the family's stages, or the whole diffusion model.
+
+Blocks are found through the family adapter (`py/arch`), never by testing the model's class here. A family
+without block stages (UNets, Lumina2, anything unknown) is compiled whole, and the plan says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import torch
+
+from ..arch import adapter_for
+from .config import CompileConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockRegion:
+    """One block: its attribute path below the diffusion model, and a label for events."""
+
+    path: str  # e.g. "double_blocks.3"
+    label: str  # e.g. "double_blocks[3] DoubleStreamBlock"
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """scope: what is compiled. forward_hook: where a whole-model compile enters (the family's
+    DIFFUSION_MODEL wrapper chain, or APPLY_MODEL for families without one). blocks: the family's blocks
+    (also used by a whole-model compile while another node replaces blocks)."""
+
+    family: str
+    model_label: str
+    scope: Literal["block", "whole"]
+    forward_hook: Literal["diffusion_model", "apply_model"]
+    blocks: tuple[BlockRegion, ...]
+    notes: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.scope == "whole":
+            return f"{self.family}: whole model ({self.model_label})"
+        classes: dict[str, int] = {}
+        for region in self.blocks:
+            name = region.label.split(" ", 1)[1]
+            classes[name] = classes.get(name, 0) + 1
+        kinds = ", ".join(f"{count} x {name}" for name, count in classes.items())
+        return f"{self.family}: per block ({kinds}; one compiled code per block class)"
+
+
+def plan_for(diffusion_model: torch.nn.Module, config: CompileConfig) -> Plan:
+    adapter = adapter_for(diffusion_model)
+    label = type(diffusion_model).__name__
+    blocks = []
+    for stage in adapter.stages:
+        modules = getattr(diffusion_model, stage.attribute, None)
+        for index, module in enumerate(modules or ()):
+            blocks.append(BlockRegion(f"{stage.attribute}.{index}", f"{stage.attribute}[{index}] "
+                                                                    f"{type(module).__name__}"))
+    notes: list[str] = []
+    scope: Literal["block", "whole"] = "whole" if config.whole_model else "block"
+    if scope == "block" and not blocks:
+        scope = "whole"
+        notes.append(f"{adapter.family} ({label}) has no block stages Afterburner knows: compiling the whole model "
+                     "instead of per block")
+    return Plan(adapter.family, label, scope, adapter.model_wrapper, tuple(blocks), tuple(notes))  # type: ignore[arg-type]

@@ -1,0 +1,309 @@
+"""The compiled model at sampling time: keyed wrappers that swap compiled code in for one model call only.
+
+LoRA-safety: nothing is compiled into the model. Compiled blocks wrap the model's own block modules
+(torch.compile's OptimizedModule keeps the original as `_orig_mod`), and they sit in the block lists only
+while an APPLY_MODEL call runs, so ComfyUI loads, patches and unpatches the real weights as usual and the
+compiled code reads whatever weights are there. A whole-model compile replaces only the innermost function
+of the family's DIFFUSION_MODEL wrapper chain (`_forward`), so every DIFFUSION_MODEL wrapper (the cache's
+skip decision, other packs) stays outside compiled code whatever order the nodes were applied in.
+
+Block replacements (`patches_replace["dit"]`, how the cache skips blocks) run outside compiled regions when
+blocks are compiled: the family's forward calls the replacement, which calls the compiled block, or does not
+call it on a skipped step. A whole-model compile would trace such replacements into the graph, so while a
+call has them, a whole-model compile compiles per block for that call instead and says so once.
+
+A region whose compile fails (no C++ compiler, a graph break under fullgraph) runs eager from then on and
+the failure is reported with its fix. Compile failures happen before the region's code runs, so the eager
+rerun sees the same inputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import comfy.utils
+import torch
+from comfy.patcher_extension import WrapperExecutor
+
+from . import persist
+from .artifacts import ArtifactStore
+from .config import CompileConfig
+from .observe import CompileObserver
+from .regions import Plan
+
+log = logging.getLogger("afterburner")
+WRAPPER_KEY = "afterburner.compile"
+
+
+def transformer_options_of(args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(kwargs.get("transformer_options"), dict):
+        return kwargs["transformer_options"]
+    for arg in reversed(args):
+        if isinstance(arg, dict) and any(k in arg for k in ("patches_replace", "wrappers", "uuids", "sigmas")):
+            return arg
+    return {}
+
+
+def _is_compile_failure(err: BaseException) -> bool:
+    exc = getattr(torch._dynamo, "exc", None)
+    if exc is None or not isinstance(err, getattr(exc, "TorchDynamoException", ())):
+        return False
+    # fail_on_recompile (a test's or a user's stance) and the recompile limit are policy, not failures
+    policy = tuple(getattr(exc, name) for name in ("RecompileError", "FailOnRecompileLimitHit") if hasattr(exc, name))
+    return not isinstance(err, policy)
+
+
+def _fix_for(err: BaseException, config: CompileConfig) -> str:
+    text = f"{type(err).__name__}: {err}"
+    if config.fullgraph and "Unsupported" in type(err).__name__:
+        return "it graph-breaks and fullgraph is on: turn fullgraph off (or start ComfyUI with " \
+               "--use-pytorch-cross-attention if the break is in attention)"
+    if "CppCompileError" in text or "C++ compiler" in text or "g++" in text:
+        return "inductor could not run the C++ compiler: install g++ (or clang) or use a GPU with triton"
+    return f"see the log ({text.splitlines()[0][:200]})"
+
+
+class Layouts:
+    """Keeps block input layouts from multiplying compiled entries.
+
+    Blocks of one class share compiled code, and dynamo guards on strides. Wan's first block gets its input
+    non-contiguous (patch embedding, transposed) and the others contiguous, so every new size or weight layout
+    would compile twice and reach torch's recompile limit twice as fast. Once a block class has seen both
+    layouts for an argument, that argument is passed contiguous from then on. Families that always pass one
+    layout (HunyuanVideo's and SD3's non-contiguous streams) are left exactly as they are, so a block that
+    updates its input in place (Flux's `img +=`) still does so on the caller's tensor. Process-wide, like
+    dynamo's cache of compiled code.
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[tuple[type, Any], bool] = {}
+        self._contiguous: set[tuple[type, Any]] = set()
+
+    def canonical(self, cls: type, args: tuple, kwargs: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+        def visit(key: Any, value: Any) -> Any:
+            if not isinstance(value, torch.Tensor):
+                return value
+            contiguous = value.is_contiguous()
+            slot = (cls, key)
+            if self._first.setdefault(slot, contiguous) != contiguous:
+                self._contiguous.add(slot)
+            return value.contiguous() if not contiguous and slot in self._contiguous else value
+
+        return (tuple(visit(i, a) for i, a in enumerate(args)),
+                {name: visit(name, value) for name, value in kwargs.items()})
+
+
+LAYOUTS = Layouts()
+
+
+def mark_schedule_dynamic(args: tuple, kwargs: dict[str, Any]) -> None:
+    """The sampling schedule (`transformer_options["sample_sigmas"]`, one entry per step) reaches a whole-model
+    compile; its length is not a reason to recompile when the step count changes."""
+    schedule = transformer_options_of(args, kwargs).get("sample_sigmas")
+    if isinstance(schedule, torch.Tensor) and schedule.ndim > 0:
+        torch._dynamo.maybe_mark_dynamic(schedule, 0)
+
+
+class _CompiledRegion(torch.nn.Module):
+    """A compiled block standing in a block list during one call; reports its compiles, falls back to eager."""
+
+    def __init__(self, compiled: Callable, original: torch.nn.Module, label: str, runtime: CompiledModel) -> None:
+        super().__init__()
+        self.compiled = compiled
+        object.__setattr__(self, "_original", original)  # not a submodule: the compiled one already holds it
+        object.__setattr__(self, "_runtime", runtime)
+        object.__setattr__(self, "_label", label)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        args, kwargs = LAYOUTS.canonical(type(self._original), args, kwargs)
+        return self._runtime.call(self.compiled, self._original, self._label, args, kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        """Model code that reads a block's attributes (not only calls it) sees the original block's."""
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(object.__getattribute__(self, "_original"), name)
+
+
+class CompiledModel:
+    """Compiled regions of one node application, shared by every clone of the patched model."""
+
+    def __init__(self, config: CompileConfig, plan: Plan, store: ArtifactStore | None, key: str | None) -> None:
+        self.config = config
+        self.plan = plan
+        self.observer = CompileObserver(plan.model_label)
+        self.store = store
+        self.key = key
+        self.failed: dict[str, str] = {}
+        self._regions: dict[int, tuple[torch.nn.Module, _CompiledRegion]] = {}
+        self._forwards: dict[int, tuple[torch.nn.Module, Callable]] = {}
+        self._noted: set[str] = set()
+        self._swap_depth: dict[int, int] = {}
+        self._originals: dict[int, list[tuple[str, Any]]] = {}
+        self._lock = threading.RLock()
+
+    # --- compiled callables, made once per module --------------------------------------------------------
+
+    def _compile(self, target: Callable) -> Callable:
+        return torch.compile(target, **self.config.torch_compile_kwargs())
+
+    def _region_locked(self, module: torch.nn.Module, label: str) -> torch.nn.Module:
+        if isinstance(module, _CompiledRegion):
+            return module
+        entry = self._regions.get(id(module))
+        if entry is None or entry[0] is not module:
+            entry = (module, _CompiledRegion(self._compile(module), module, label, self))
+            self._regions[id(module)] = entry
+        return entry[1]
+
+    def region_for(self, module: torch.nn.Module, label: str) -> torch.nn.Module:
+        with self._lock:
+            return self._region_locked(module, label)
+
+    def forward_for(self, executor: Any) -> Callable:
+        """The compiled innermost function of a DIFFUSION_MODEL chain (the family's `_forward`), bound to its
+        model; whatever bound method the family hands the chain, found through the executor, not by name."""
+        original = executor.original
+        owner, function = getattr(original, "__self__", None), getattr(original, "__func__", None)
+        if owner is None or function is None:  # not a bound method: compile the callable itself
+            owner, function = original, original
+        with self._lock:
+            entry = self._forwards.get(id(owner))
+            if entry is None or entry[0] is not owner:
+                compiled = self._compile(function)
+                label = f"diffusion_model {type(owner).__name__}"
+                bound = owner is not function
+
+                def run(*args: Any, **kwargs: Any) -> Any:
+                    mark_schedule_dynamic(args, kwargs)
+                    full = (owner, *args) if bound else args
+                    return self.call(compiled, original, label, full, kwargs, bound=bound,
+                                     entry=(function.__name__,))
+
+                entry = (owner, run)
+                self._forwards[id(owner)] = entry
+            return entry[1]
+
+    # --- one region call --------------------------------------------------------------------------------
+
+    def call(self, compiled: Callable, eager: Callable, label: str, args: tuple, kwargs: dict[str, Any],
+             bound: bool = False, entry: tuple[str, ...] = ("forward",)) -> Any:
+        if label in self.failed:
+            return eager(*(args[1:] if bound else args), **kwargs)
+        mark = self.observer.mark()
+        try:
+            return compiled(*args, **kwargs)
+        except Exception as err:
+            if not _is_compile_failure(err):
+                raise
+            fix = _fix_for(err, self.config)
+            self.failed[label] = fix
+            self.observer.notice("error", f"{self.plan.model_label} {label}: compile failed, running it uncompiled: "
+                                          f"{fix}")
+            log.warning("Afterburner compile: %s failed (%s); running eager", label, err)
+            return eager(*(args[1:] if bound else args), **kwargs)
+        finally:
+            self.observer.report(mark, label, entry)
+
+    # --- swapping ------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _swapped(self, owner: Any, paths: list[tuple[str, str]]) -> Iterator[None]:
+        """Compiled regions at `paths` of `owner` while the block runs. Reference-counted per owner, so a nested
+        or concurrent call (newer ComfyUI may run CFG chunks in threads) never restores them under another."""
+        with self._lock:
+            depth = self._swap_depth.get(id(owner), 0)
+            self._swap_depth[id(owner)] = depth + 1
+            if depth == 0:
+                originals = []
+                try:
+                    for path, label in paths:
+                        module = comfy.utils.get_attr(owner, path)
+                        originals.append((path, module))
+                        comfy.utils.set_attr(owner, path, self._region_locked(module, label))
+                except BaseException:
+                    self._restore(owner, originals)
+                    raise
+                self._originals[id(owner)] = originals
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._swap_depth[id(owner)] -= 1
+                if self._swap_depth[id(owner)] == 0:
+                    del self._swap_depth[id(owner)]
+                    self._restore(owner, self._originals.pop(id(owner), []))
+
+    @staticmethod
+    def _restore(owner: Any, originals: list[tuple[str, Any]]) -> None:
+        for path, module in reversed(originals):
+            comfy.utils.set_attr(owner, path, module)
+
+    def blocks_swapped(self, diffusion_model: torch.nn.Module) -> contextlib.AbstractContextManager:
+        return self._swapped(diffusion_model, [(region.path, region.label) for region in self.plan.blocks])
+
+    def module_swapped(self, base_model: Any, path: str, label: str) -> contextlib.AbstractContextManager:
+        return self._swapped(base_model, [(path, label)])
+
+    def note_once(self, key: str, message: str) -> None:
+        if key not in self._noted:
+            self._noted.add(key)
+            log.info("Afterburner compile: %s", message)
+            self.observer.notice("info", message)
+
+    def blocks_replaced(self, options: dict[str, Any]) -> bool:
+        return bool(self.plan.blocks) and bool((options.get("patches_replace") or {}).get("dit"))
+
+    def after_call(self) -> None:
+        """Save artifacts after the first call that compiled something new."""
+        if self.store is not None and self.key is not None and self.observer.take_save_request():
+            persist.save(self.store, self.key, self.plan.model_label)
+
+    # --- the keyed wrappers ---------------------------------------------------------------------------------
+
+    def apply_model_wrapper(self, executor: Any, *args: Any, **kwargs: Any) -> Any:
+        """APPLY_MODEL: per-block scope (and whole scope for families without DIFFUSION_MODEL wrappers)."""
+        base_model = executor.class_obj
+        diffusion_model = base_model.diffusion_model
+        try:
+            if self.plan.scope == "whole" and not self.blocks_replaced(transformer_options_of(args, kwargs)):
+                mark_schedule_dynamic(args, kwargs)  # _apply_model hands these transformer_options on
+                with self.module_swapped(base_model, "diffusion_model", f"diffusion_model {self.plan.model_label}"):
+                    return executor(*args, **kwargs)
+            if self.plan.scope == "whole":
+                self._note_whole_to_blocks()
+            with self.blocks_swapped(diffusion_model):
+                return executor(*args, **kwargs)
+        finally:
+            self.after_call()
+
+    def diffusion_model_wrapper(self, executor: Any, *args: Any, **kwargs: Any) -> Any:
+        """DIFFUSION_MODEL: whole scope; the compiled `_forward` becomes the innermost function of the chain."""
+        diffusion_model = executor.class_obj
+        try:
+            if self.blocks_replaced(transformer_options_of(args, kwargs)):
+                self._note_whole_to_blocks()
+                with self.blocks_swapped(diffusion_model):
+                    return executor(*args, **kwargs)
+            if not all(hasattr(executor, name) for name in ("original", "wrappers", "idx")):  # ComfyUI changed it
+                self.note_once("executor", f"{self.plan.model_label}: this ComfyUI's wrapper executor is unknown to "
+                                           "Afterburner; compiling per block instead of the whole model" if
+                               self.plan.blocks else f"{self.plan.model_label}: this ComfyUI's wrapper executor is "
+                               "unknown to Afterburner; whole-model compile is off (running uncompiled)")
+                with self.blocks_swapped(diffusion_model) if self.plan.blocks else contextlib.nullcontext():
+                    return executor(*args, **kwargs)
+            inner = WrapperExecutor.new_class_executor(self.forward_for(executor), diffusion_model,
+                                                       executor.wrappers, executor.idx + 1)
+            return inner.execute(*args, **kwargs)
+        finally:
+            self.after_call()
+
+    def _note_whole_to_blocks(self) -> None:
+        self.note_once("whole_to_blocks", f"{self.plan.model_label}: another node replaces blocks (a block cache); "
+                                          "compiling per block while it does, so its decisions stay outside "
+                                          "compiled code")

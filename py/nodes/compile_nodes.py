@@ -1,0 +1,80 @@
+"""The compile node: maps its inputs onto one CompileConfig and installs it."""
+
+from __future__ import annotations
+
+import logging
+
+from comfy_api.latest import io
+
+from ..compile.config import BACKENDS, MODES, SCOPES, CompileConfig
+from ..compile.install import install_compile
+from ..telemetry import Notice, get_bus
+
+log = logging.getLogger("afterburner")
+CATEGORY = "afterburner/compile"
+SOURCE = "Compile"
+
+
+class AfterburnerCompile(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="AfterburnerCompile",
+            display_name="Afterburner Compile",
+            category=CATEGORY,
+            description="torch.compile the diffusion model, block by block (fast cold start, one compiled code per "
+                        "block class) or whole. LoRA-safe: weights are patched as usual and reach the compiled code. "
+                        "Works with Afterburner's caches in either order. Each compile and recompile, with the "
+                        "reason, shows in the Afterburner sidebar; compiled code is saved to models/"
+                        "afterburner_compile and reused after a restart.",
+            inputs=[
+                io.Model.Input("model", tooltip="The diffusion model to compile. The input model is not modified."),
+                io.Combo.Input("backend", options=list(BACKENDS), default="inductor",
+                               tooltip="inductor: generated kernels (C++ on CPU, triton on GPU). cudagraphs: CUDA "
+                                       "graph capture only, needs a CUDA GPU; without one the model runs "
+                                       "uncompiled and the sidebar says so."),
+                io.Combo.Input("mode", options=list(MODES), default="default",
+                               tooltip="inductor's mode. default: quickest compile. reduce-overhead: CUDA graphs "
+                                       "(GPU only). max-autotune: benchmarks kernel choices, much slower compile. "
+                                       "max-autotune-no-cudagraphs: the same without CUDA graphs."),
+                io.Combo.Input("dynamic", options=["auto", "on", "off"], default="auto",
+                               tooltip="auto: the first change of resolution, batch size or prompt length "
+                                       "recompiles once with that size dynamic, then never again. on: dynamic from "
+                                       "the start (one compile, slightly slower code). off: one compile per shape."),
+                io.Boolean.Input("fullgraph", default=False,
+                                 tooltip="Require each compiled region to be one graph; a graph break becomes an "
+                                         "error naming the block (debugging). Off: breaks run as Python."),
+                io.Combo.Input("scope", options=list(SCOPES), default="per block",
+                               tooltip="per block: compile each transformer block; blocks of one class share "
+                                       "compiled code, so cold start is a few blocks' worth. whole model: one "
+                                       "region; longer cold start, and models that compute position ids inside "
+                                       "(Flux, Wan) recompile for each new resolution. Families without known "
+                                       "blocks compile whole."),
+                io.Boolean.Input("save_compiled", default=True,
+                                 tooltip="Save compiled code to models/afterburner_compile and load it on the next "
+                                         "start (skips code generation). A corrupt or stale file is reported, "
+                                         "deleted and rebuilt."),
+            ],
+            outputs=[io.Model.Output(tooltip="The model, compiled at its first sampling step.")],
+            hidden=[io.Hidden.unique_id],
+        )
+
+    @classmethod
+    def execute(cls, model, backend: str, mode: str, dynamic: str, fullgraph: bool, scope: str,
+                save_compiled: bool = True) -> io.NodeOutput:
+        try:
+            config = CompileConfig(backend, mode, dynamic, fullgraph, scope, save_compiled)
+        except ValueError as err:
+            get_bus().emit(Notice("error", SOURCE, str(err)))
+            raise ValueError(f"{SOURCE}: {err}") from None
+        patched, report = install_compile(model, config)
+        log.info("Afterburner %s: %s", SOURCE, report.text())
+        bus = get_bus()
+        for note in report.notes:
+            bus.emit(Notice("warning", SOURCE, note))
+        if report.loaded:
+            bus.emit(Notice("info", SOURCE, report.loaded))
+        return io.NodeOutput(patched)
+
+
+COMPILE_NODES: tuple[type[io.ComfyNode], ...] = (AfterburnerCompile,)

@@ -1,0 +1,63 @@
+"""LoRA under compile: a weight patch (ComfyUI's `add_patches`, what LoRA loaders call) applied after or before
+the compile node changes the compiled output exactly as it changes eager output; sampling without it gives
+the original back; and a new weight layout costs at most one recompile per block class, then none.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+import torch
+from test_compile_correctness import (
+    TOL,
+    Events,
+    build,
+    compile_isolation,  # noqa: F401 - its autouse fixture
+    compiled,
+    sample,
+)
+
+
+def with_weight_patch(model, seed: int = 0):
+    """A clone carrying a LoRA-style 'diff' patch (ComfyUI 0.3.75: `{key: (delta,)}`) on every block's
+    attention projection (a real LoRA patches every block)."""
+    patches = model.get_key_patches("diffusion_model.")
+    keys = [k for k in sorted(patches) if k.endswith(("img_attn.proj.weight", "linear2.weight", "self_attn.o.weight"))]
+    assert keys
+    gen = torch.Generator().manual_seed(seed)
+    patched = model.clone()
+    for key in keys:
+        weight = patches[key][0][0]
+        delta = torch.randn(weight.shape, generator=gen) * weight.std()
+        assert patched.add_patches({key: (delta,)}, 1.0) == [key]
+    return patched
+
+
+@pytest.mark.parametrize("family", ["flux", "wan21"])
+def test_weight_patch_under_compile_matches_eager_and_recompiles_once(family):
+    base = build(family)
+    eager_base = sample(base, family)
+    eager_lora = sample(with_weight_patch(base), family)
+    assert not torch.allclose(eager_lora, eager_base, atol=1e-3), "the patch must change the output"
+
+    fast = compiled(base)
+    torch.testing.assert_close(sample(fast, family), eager_base, **TOL)
+    out_base = sample(fast, family)  # after the first call (which settles Wan's block input layouts)
+
+    events = Events()
+    lora_after_compile = with_weight_patch(fast)  # a LoRA loader after the compile node
+    torch.testing.assert_close(sample(lora_after_compile, family), eager_lora, **TOL)
+    per_class = collections.Counter(e["target"].split(" ")[1] for e in events.compiles)
+    # patched weights are new tensors made under inference mode (another dispatch key set): one recompile
+    assert all(n <= 1 for n in per_class.values()), events.compiles
+    assert all(e["recompile"] for e in events.compiles)
+
+    assert torch.equal(sample(fast, family), out_base), "sampling without the patch must restore the original"
+
+    with torch.compiler.set_stance("fail_on_recompile"):  # both weight layouts are compiled now
+        lora_before_compile = compiled(with_weight_patch(base))  # a LoRA loader before the compile node
+        torch.testing.assert_close(sample(lora_before_compile, family), eager_lora, **TOL)
+        torch.testing.assert_close(sample(lora_after_compile, family), eager_lora, **TOL)
+        assert torch.equal(sample(fast, family), out_base)
+    assert torch.equal(sample(base, family), eager_base), "the patch leaked into the base model"
