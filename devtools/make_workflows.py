@@ -194,7 +194,7 @@ def api_to_ui(prompt: Prompt, object_info: dict[str, Any], note: str = "",
         for name, spec in input_specs(info):
             if is_widget(spec):
                 if _is_link(entry["inputs"].get(name)):
-                    raise NotImplementedError(f"{key}.{name}: links into widget inputs are not laid out")
+                    raise ValueError(f"{key}.{name}: a link into a widget input; only widget values are laid out")
                 options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
                 value = entry["inputs"].get(name, options.get("default"))
                 widgets.append(value)
