@@ -129,8 +129,12 @@ def child(phase: str, arch: str, scope: str, artifacts: str) -> dict[str, Any]:
     folder_paths.add_model_folder_path("afterburner_compile", artifacts, is_default=True)
     model = _build(arch)
     if phase == "warm":
+        from torch._dynamo.utils import get_compilation_metrics
+
         compiled = _compile(model, scope)  # loads the artifacts the cold process saved
-        return {"warm_restart_s": _timed(lambda: _sample(compiled, arch, 1))}
+        warm = _timed(lambda: _sample(compiled, arch, 1))
+        misses = sum(m.inductor_fx_local_cache_miss_count or 0 for m in get_compilation_metrics())
+        return {"warm_restart_s": warm, "warm_codegen_misses": misses}
 
     eager_first = _timed(lambda: _sample(model, arch, 1))
     compiled = _compile(model, scope)
@@ -174,10 +178,13 @@ def _run_child(phase: str, arch: str, scope: str, artifacts: Path, inductor_dir:
     return result
 
 
-def _warm_restart(arch: str, scope: str, artifacts: Path) -> float:
-    """Best of WARM_REPEATS fresh processes, each with its own empty inductor cache directory."""
-    return min(_run_child("warm", arch, scope, artifacts, Path(tempfile.mkdtemp(prefix="afterburner-warm-")))
-               ["warm_restart_s"] for _ in range(WARM_REPEATS))
+def _warm_restart(arch: str, scope: str, artifacts: Path) -> tuple[float, int]:
+    """Best of WARM_REPEATS fresh processes, each with its own empty inductor cache directory, and how many
+    graphs those processes had to generate code for after all (inductor cache misses; 0 when the artifacts
+    are complete)."""
+    runs = [_run_child("warm", arch, scope, artifacts, Path(tempfile.mkdtemp(prefix="afterburner-warm-")))
+            for _ in range(WARM_REPEATS)]
+    return min(run["warm_restart_s"] for run in runs), max(run.get("warm_codegen_misses", 0) for run in runs)
 
 
 def rewarm(work: Path) -> None:
@@ -186,7 +193,8 @@ def rewarm(work: Path) -> None:
     for row in report["rows"]:
         artifacts = work / f"{row['arch']}-{row['scope']}-artifacts"
         if artifacts.is_dir():
-            row["warm_restart_s"] = round(_warm_restart(row["arch"], row["scope"], artifacts), 2)
+            warm, _misses = _warm_restart(row["arch"], row["scope"], artifacts)
+            row["warm_restart_s"] = round(warm, 2)
     report["notes"] = notes()
     (RESULTS / "compile.json").write_text(json.dumps(report, indent=2) + "\n")
     (RESULTS / "compile.md").write_text(render_markdown(report))
@@ -210,12 +218,19 @@ def notes() -> list[str]:
         "cold: first sampling step in a fresh process with an empty inductor cache (compile included).",
         "warm restart: a fresh process and another empty inductor cache that loads the saved artifacts "
         "(torch mega-cache + the C++ kernel libraries); dynamo still traces, code generation and g++ are skipped. "
-        f"Best of {WARM_REPEATS} processes.",
+        f"Best of {WARM_REPEATS} processes; details.warm_restart_codegen_misses counts graphs those processes "
+        "still had to generate code for (0: the artifacts held everything).",
         "step / eager step: steady-state seconds per sampling step (cfg 1, 64 px, min of 3 runs of 8 steps).",
         f"recompiles after first: compile events after the first call over {len(SWEEP_SIZES)} resolutions "
-        f"{SWEEP_SIZES} px x batch {SWEEP_BATCHES} x LoRA off/on (all linear weights patched; "
-        "LoRA before and after the compile node), dynamic auto. Resolution and batch each recompile once "
-        "per block class and input layout; a LoRA's weights (requires_grad False) are a new layout.",
+        f"{SWEEP_SIZES} px x batch {SWEEP_BATCHES} x LoRA off/on (all linear weights patched; LoRA before and "
+        "after the compile node), dynamic auto; each compiled block class counts (flux: 2 classes, wan21: 1). "
+        "Per block: a new resolution or batch size recompiles once per block class, but batch 1 and larger "
+        "batches stay separate entries (torch always specializes size 1), so a batch change met again at a new "
+        "resolution recompiles once more; LoRA weights are new tensors made under inference mode (another "
+        "dispatch key set): one more entry per batch regime. Whole model: Flux and Wan compute position ids "
+        "with torch.linspace(steps=...) inside the compiled region, so every new resolution recompiles; their "
+        "rows reach 8 entries, torch's recompile limit (later shapes would run uncompiled, reported as a "
+        "notice). Reasons per row are in compile.json's details.",
         "sdxl has no block stages, so per block compiles the whole UNet: one row.",
         f"flux_deep: the tiny Flux width with {FLUX_DEEP['depth']} double + {FLUX_DEEP['depth_single_blocks']} "
         "single blocks, to show how cold start grows with depth whole vs per block.",
@@ -268,13 +283,14 @@ def main() -> None:
                 continue  # a UNet has no block stages: "per block" compiles the whole model (same row)
             artifacts = work / f"{arch}-{scope}-artifacts"
             cold = _run_child("cold", arch, scope, artifacts, work / f"{arch}-{scope}-inductor-cold")
-            warm = _warm_restart(arch, scope, artifacts)
+            warm, misses = _warm_restart(arch, scope, artifacts)
             rows.append({"arch": arch, "scope": scope, "cold_s": round(cold["cold_s"], 2),
                          "warm_restart_s": round(warm, 2), "step_s": round(cold["step_s"], 5),
                          "eager_step_s": round(cold["eager_step_s"], 5),
                          "recompiles_after_first": cold["recompiles_after_first"]})
             details.append({"arch": arch, "scope": scope, "compiles_in_first_call": cold["first_compiles"],
                             "eager_first_step_s": round(cold["eager_first_s"], 3),
+                            "warm_restart_codegen_misses": misses,
                             "sweep_s": round(cold["sweep_s"], 1), "sweep_recompile_reasons": cold["sweep_reasons"]})
     report = {
         "machine": machine(),

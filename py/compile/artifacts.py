@@ -6,9 +6,9 @@ A file is a small header, the key it was saved under, and a payload:
     payload length (u64) | sha256 of key + payload (32 bytes) | payload
 
 so a truncated, bit-flipped, foreign or stale file is recognised before anything reads the payload. The
-payload is a bundle: a JSON index, torch's mega-cache bytes (`torch.compiler.save_cache_artifacts`) and the
-compiled C++ kernel libraries inductor built on CPU (the mega-cache carries only their sources there, so a
-fresh cache directory would rebuild every kernel with the C++ compiler).
+payload is a bundle: a JSON index, torch mega-cache blobs (`torch.compiler.save_cache_artifacts`, one per
+save) and the compiled C++ kernel libraries inductor built on CPU (the mega-cache carries only their sources
+there, so a fresh cache directory would rebuild every kernel with the C++ compiler).
 
 Nothing here imports ComfyUI: the folder is resolved through `folder_paths` only when asked for.
 """
@@ -75,24 +75,27 @@ def unpack(blob: bytes, key: str) -> bytes:
     return payload
 
 
-def encode_bundle(mega: bytes, kernels: list[tuple[str, bytes]]) -> bytes:
-    """Payload: torch's mega-cache bytes plus kernel files as (path inside inductor's cache dir, bytes)."""
+def encode_bundle(megas: list[bytes], kernels: list[tuple[str, bytes]]) -> bytes:
+    """Payload: torch mega-cache blobs (one per save, see persist.py) plus kernel files as (path inside inductor's
+    cache dir, bytes)."""
     for path, _ in kernels:
         if not _KERNEL_PATH.match(path):
             raise ValueError(f"not a kernel path inside the cache directory: {path!r}")
-    index = json.dumps({"mega": len(mega), "kernels": [[path, len(data)] for path, data in kernels]}).encode()
-    return b"".join((_INDEX_LEN.pack(len(index)), index, mega, *(data for _, data in kernels)))
+    index = json.dumps({"megas": [len(mega) for mega in megas],
+                        "kernels": [[path, len(data)] for path, data in kernels]}).encode()
+    return b"".join((_INDEX_LEN.pack(len(index)), index, *megas, *(data for _, data in kernels)))
 
 
-def decode_bundle(payload: bytes) -> tuple[bytes, list[tuple[str, bytes]]]:
+def decode_bundle(payload: bytes) -> tuple[list[bytes], list[tuple[str, bytes]]]:
     """Inverse of `encode_bundle`; ArtifactError on anything malformed (including unsafe paths)."""
     try:
         (index_len,) = _INDEX_LEN.unpack_from(payload)
         index = json.loads(payload[_INDEX_LEN.size:_INDEX_LEN.size + index_len])
         offset = _INDEX_LEN.size + index_len
-        mega_len = int(index["mega"])
-        mega = payload[offset:offset + mega_len]
-        offset += mega_len
+        megas = []
+        for size in index["megas"]:
+            megas.append(payload[offset:offset + int(size)])
+            offset += int(size)
         kernels = []
         for path, size in index["kernels"]:
             if not isinstance(path, str) or not _KERNEL_PATH.match(path):
@@ -103,9 +106,9 @@ def decode_bundle(payload: bytes) -> tuple[bytes, list[tuple[str, bytes]]]:
         raise
     except (struct.error, ValueError, KeyError, TypeError) as err:
         raise ArtifactError(f"malformed bundle ({type(err).__name__})") from None
-    if offset != len(payload) or len(mega) != mega_len:
+    if offset != len(payload):
         raise ArtifactError("malformed bundle (sizes do not add up)")
-    return mega, kernels
+    return megas, kernels
 
 
 def file_name(key: str, label: str) -> str:

@@ -7,6 +7,12 @@ mega-cache is hot-loaded into inductor's local caches and the bundled C++ kernel
 into inductor's cache directory; compilation then still traces with dynamo, but skips code generation and
 the C++/triton compilers. A file that is corrupt, truncated or written for another key is reported, deleted
 and rebuilt on the next compile; nothing here raises into a sampling run.
+
+One blob per save. torch's mega-cache records every artifact a compile writes or reads, and each
+`save_cache_artifacts()` returns all of them so far, appended batch after batch; but loading folds those
+batches into a dict by artifact type (torch 2.13, `CacheArtifactManager.deserialize`), so only the last
+batch of each type survives. So after each save the recording is reset, the file keeps the blob of every
+save, and loading loads each blob on its own: every compile's artifacts are in the file exactly once.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from .config import CompileConfig
 
 log = logging.getLogger("afterburner")
 SOURCE = "compile"
+MAX_BLOBS = 64  # saves kept per file, oldest dropped (each holds what one compile wrote or read)
 _lock = threading.Lock()
 _loaded: set[str] = set()  # keys already loaded in this process
 
@@ -149,37 +156,64 @@ def load(store: ArtifactStore, key: str, label: str) -> str | None:
         payload = store.read(key, label)
         if payload is None:
             return None
-        mega, kernels = decode_bundle(payload)
+        megas, kernels = decode_bundle(payload)
     except ArtifactError as err:
         _reject(store, key, label, str(err))
         return None
     except OSError as err:
         get_bus().emit(Notice("warning", SOURCE, f"could not read compile artifacts: {err}"))
         return None
+    count = 0
     try:
         restored = restore_kernels(kernels)
-        info = torch.compiler.load_cache_artifacts(mega)
+        for mega in megas:
+            info = torch.compiler.load_cache_artifacts(mega)
+            if info is None:
+                _reject(store, key, label, "torch could not read the cache artifacts")
+                return None
+            count += sum(len(v) for v in getattr(info, "artifacts", {}).values())
     except Exception as err:  # torch refuses bytes it cannot unpickle, or a version skew slipped through
         _reject(store, key, label, f"torch could not load them ({type(err).__name__}: {err})")
         return None
-    if info is None:
-        _reject(store, key, label, "torch could not read the cache artifacts")
-        return None
-    count = sum(len(v) for v in getattr(info, "artifacts", {}).values())
     message = (f"loaded {count} compiled artifacts and {restored} kernel libraries from "
                f"{store.path(key, label).name}")
     log.info("Afterburner compile: %s", message)
     return message
 
 
+def _reset_recording() -> None:
+    """Start torch's mega-cache recording afresh, so the next save holds only what later compiles use."""
+    try:
+        from torch.compiler._cache import CacheArtifactManager
+
+        CacheArtifactManager.clear()
+    except Exception as err:  # moved in another torch: saves then repeat earlier artifacts (bigger files)
+        log.debug("afterburner: could not reset torch's cache artifact recording: %s", err)
+
+
+def _saved_so_far(store: ArtifactStore, key: str, label: str) -> tuple[list[bytes], list[tuple[str, bytes]]]:
+    """The blobs and kernels already in this key's file; nothing when there is no usable file."""
+    try:
+        payload = store.read(key, label)
+        return decode_bundle(payload) if payload is not None else ([], [])
+    except (ArtifactError, OSError):
+        return [], []
+
+
 def save(store: ArtifactStore, key: str, label: str) -> Path | None:
-    """Save everything torch compiled or loaded in this process under `key`; None when there is nothing."""
+    """Add what torch compiled or loaded since the last save to `key`'s file; None when there is nothing."""
     try:
         saved = torch.compiler.save_cache_artifacts()
         if saved is None:
             return None
         mega, _info = saved
-        path = store.write(key, label, encode_bundle(mega, collect_kernels()))
+        _reset_recording()
+        megas, kernels = _saved_so_far(store, key, label)
+        if mega not in megas:
+            megas.append(mega)
+        merged = dict(kernels)
+        merged.update(collect_kernels())
+        path = store.write(key, label, encode_bundle(megas[-MAX_BLOBS:], sorted(merged.items())))
     except Exception as err:  # a full disk or a read-only models folder must not fail the run
         get_bus().emit(Notice("warning", SOURCE, f"could not save compile artifacts: {type(err).__name__}: {err}"))
         return None

@@ -70,19 +70,20 @@ def test_other_format_version_and_foreign_files_are_refused():
 
 def test_bundle_round_trip_and_unsafe_paths():
     kernels = [("ab/cabc.main.so", b"\x7fELF one"), ("th/cthd.so", b"\x7fELF two")]
-    assert decode_bundle(encode_bundle(b"mega bytes", kernels)) == (b"mega bytes", kernels)
-    assert decode_bundle(encode_bundle(b"", [])) == (b"", [])
+    megas = [b"first save", b"", b"third save"]  # one torch mega-cache blob per save, order kept
+    assert decode_bundle(encode_bundle(megas, kernels)) == (megas, kernels)
+    assert decode_bundle(encode_bundle([], [])) == ([], [])
     for bad in ("../etc/passwd.so", "/abs/x.so", "ab/../../x.so", "ab/x.py", "abc/x.so"):
         with pytest.raises(ValueError):
-            encode_bundle(b"", [(bad, b"")])
-    forged = bytearray(encode_bundle(b"m", [("ab/cabc.so", b"k")]))
+            encode_bundle([], [(bad, b"")])
+    forged = bytearray(encode_bundle([b"m"], [("ab/cabc.so", b"k")]))
     forged[:] = forged.replace(b'"ab/cabc.so"', b'"../cabc.so"')
     with pytest.raises(ArtifactError, match=r"malformed|unsafe"):
         decode_bundle(bytes(forged))
     with pytest.raises(ArtifactError, match="malformed"):
         decode_bundle(b"\x00\x01")
     with pytest.raises(ArtifactError, match="sizes"):
-        decode_bundle(encode_bundle(b"mega", []) + b"trailing")
+        decode_bundle(encode_bundle([b"mega"], []) + b"trailing")
 
 
 def test_store_writes_atomically_reads_and_discards(tmp_path):
