@@ -189,22 +189,26 @@ def model_config(family: str):
     return config_from(spec.model_class, spec.unet_config)
 
 
-def config_from(model_class: str, unet_config: dict):
-    """`comfy.supported_models.<model_class>(unet_config)`, float32, with `unet_config` taking precedence."""
+def config_from(model_class: str, unet_config: dict, dtype: torch.dtype = torch.float32):
+    """`comfy.supported_models.<model_class>(unet_config)` in `dtype`, with `unet_config` taking precedence."""
     unet_config = copy.deepcopy(unet_config)  # the table stays untouched whatever the model does with it
     config = getattr(sm, model_class)(unet_config)
     # BASE.__init__ merges the class's unet_extra_config (e.g. SD15's 8 heads) over ours: ours wins.
     config.unet_config.update(unet_config)
-    config.set_inference_dtype(torch.float32, None)
+    config.set_inference_dtype(dtype, None)
     return config
 
 
-def init_weights(module: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Initialise every parameter (and the `torch.empty` position buffers) of `module` in place, seeded."""
-    gen = torch.Generator().manual_seed(seed)
+def init_weights(module: torch.nn.Module, seed: int, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """Initialise every parameter (and the `torch.empty` position buffers) of `module` in place, seeded.
+
+    The random numbers come from a generator on `device` (a full-size model is initialised on its GPU in
+    seconds); the CPU values are what the committed demo models were built with.
+    """
+    gen = torch.Generator(device).manual_seed(seed)
 
     def randn(shape, std):
-        return torch.randn(shape, generator=gen, dtype=torch.float32) * std
+        return torch.randn(shape, generator=gen, dtype=torch.float32, device=device) * std
 
     with torch.no_grad():
         for mod in module.modules():

@@ -1,0 +1,192 @@
+"""The Afterburner Compile node on a full-size Flux on a GPU: cold start, warm restart, step time vs eager.
+
+For each scope ("block": per block, the default; "whole": the whole diffusion model), in fresh processes:
+
+- cold_s: the first one-step sampling call after applying the node, with an empty inductor cache directory
+  (dynamo tracing, inductor code generation and triton compilation included);
+- step_s / eager_step_s: steady-state seconds per step, compiled and eager (best of 2 runs of 4 steps);
+- recompiles_after_first: compile events after the first call over resolutions x batch sizes (`--sweep`;
+  LoRA is left to the CPU benchmark: patching 12 B random weights says nothing new here);
+- warm_restart_s: a new process with another empty inductor cache that loads the artifacts the cold process
+  saved, first one-step call.
+
+Rows are merged into `--out`/gpu_compile.json by scope, so the scopes can run in separate calls.
+
+    python bench/gpu_compile.py --scopes block
+    python bench/gpu_compile.py --scopes whole --sweep ""      # whole-model sweeps recompile the whole graph
+    python bench/gpu_compile.py --depth 2 --single-depth 2 --size 512   # a quick check of the harness
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import full_flux
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SCOPES = {"whole": "whole model", "block": "per block"}
+STEADY_STEPS = 4
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _compiled(model: Any, scope: str) -> Any:
+    from afterburner.py.nodes.compile_nodes import AfterburnerCompile
+
+    return AfterburnerCompile.execute(model, backend="inductor", mode="default", dynamic="auto", fullgraph=False,
+                                      scope=SCOPES[scope], save_compiled=True).result[0]
+
+
+def _compiles() -> list[dict[str, Any]]:
+    from afterburner.py.telemetry import get_bus
+
+    bus = get_bus()
+    bus.flush()
+    return list(bus.history.compiles)
+
+
+def _steady(model: Any, size: int) -> float:
+    return min(_timed(lambda: full_flux.sample(model, STEADY_STEPS, size)) for _ in range(2)) / STEADY_STEPS
+
+
+def child(phase: str, scope: str, artifacts: str, options: dict[str, Any]) -> dict[str, Any]:
+    full_flux.boot()
+    import folder_paths
+
+    folder_paths.add_model_folder_path("afterburner_compile", artifacts, is_default=True)
+    model = full_flux.build(depth=options["depth"], single_depth=options["single_depth"], width=options["width"])
+    size = options["size"]
+    if phase == "warm":
+        from torch._dynamo.utils import get_compilation_metrics
+
+        compiled = _compiled(model, scope)  # loads the artifacts the cold process saved
+        warm = _timed(lambda: full_flux.sample(compiled, 1, size))
+        misses = sum(m.inductor_fx_local_cache_miss_count or 0 for m in get_compilation_metrics())
+        return {"warm_restart_s": warm, "warm_codegen_misses": misses}
+
+    full_flux.sample(model, 2, size)  # CUDA context, cuBLAS handles, ComfyUI's first load
+    eager = _steady(model, size)
+    compiled = _compiled(model, scope)
+    cold = _timed(lambda: full_flux.sample(compiled, 1, size))
+    full_flux.sample(compiled, STEADY_STEPS, size)  # anything the later steps still compile
+    first = len(_compiles())
+    step = _steady(compiled, size)
+    sweep_start = time.perf_counter()
+    for sweep_size in options["sweep"]:
+        for batch in (1, 2):
+            full_flux.sample(compiled, 2, sweep_size, batch)
+    events = _compiles()
+    return {"cold_s": cold, "step_s": step, "eager_step_s": eager, "compiles_in_first_calls": first,
+            "recompiles_after_first": len(events) - first, "sweep_s": time.perf_counter() - sweep_start,
+            "sweep_reasons": [event["reason"][:200] for event in events[first:]]}
+
+
+def _run_child(phase: str, scope: str, artifacts: Path, options: dict[str, Any]) -> dict[str, Any]:
+    out = Path(tempfile.mkstemp(prefix="afterburner-gpu-bench-", suffix=".json")[1])
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           "TORCHINDUCTOR_CACHE_DIR": tempfile.mkdtemp(prefix=f"afterburner-inductor-{phase}-")}
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", phase, scope, str(artifacts), str(out),
+           json.dumps(options)]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{phase} {scope} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    result = json.loads(out.read_text())
+    out.unlink()
+    print(f"  {phase:5s} {scope:6s} {time.perf_counter() - start:7.1f}s  "
+          f"{ {k: v for k, v in result.items() if k != 'sweep_reasons'} }", flush=True)
+    return result
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    env = report["environment"]
+    lines = [
+        f"# Afterburner Compile on a GPU: {env['gpu']}",
+        "",
+        f"Full-size Flux.1-dev architecture ({report['depth']} double + {report['single_depth']} single blocks), "
+        f"random {env['dtype']} weights, {report['size']}x{report['size']} px, euler, cfg 1; inductor, mode default, "
+        f"dynamic auto; torch {env['torch']}, ComfyUI {env['comfyui']}, {env['cpu_cores']} CPU cores. Produced by "
+        "`bench/gpu_compile.py`.",
+        "",
+        "| scope | cold start (s) | warm restart (s) | step (s) | eager step (s) | speed-up | recompiles after first |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in report["rows"]:
+        sweep = str(row["recompiles_after_first"]) if row["sweep"] else "not swept"
+        lines.append(f"| {row['scope']} | {row['cold_s']:.1f} | {row['warm_restart_s']:.1f} | {row['step_s']:.3f} | "
+                     f"{row['eager_step_s']:.3f} | {row['eager_step_s'] / row['step_s']:.2f}x | {sweep} |")
+    lines += ["", "- cold: first one-step call after the node, fresh process, empty inductor cache (compile included).",
+              "- warm restart: fresh process, another empty inductor cache, artifacts saved by the cold process.",
+              f"- step: best of 2 runs of {STEADY_STEPS} steps, per step, sampler overhead included.",
+              "- recompiles after first: compile events over the sweep's resolutions (px) x batch 1, 2.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scopes", default="block,whole")
+    parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--sweep", default="768,1024,1280", help="resolutions for the recompile sweep ('' for none)")
+    parser.add_argument("--depth", type=int, help="double blocks (default: Flux.1-dev's 19)")
+    parser.add_argument("--single-depth", type=int, help="single blocks (default: Flux.1-dev's 38)")
+    parser.add_argument("--width", type=int, help="hidden size, a multiple of 128 (default: Flux.1-dev's 3072)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--child", nargs=5, metavar=("PHASE", "SCOPE", "ARTIFACTS", "OUT", "OPTIONS"))
+    args = parser.parse_args()
+    if args.child:
+        phase, scope, artifacts, out, options = args.child
+        Path(out).write_text(json.dumps(child(phase, scope, artifacts, json.loads(options))))
+        return
+
+    options = {"size": args.size, "depth": args.depth, "single_depth": args.single_depth, "width": args.width,
+               "sweep": [int(s) for s in args.sweep.split(",") if s]}
+    path = args.out / "gpu_compile.json"
+    report = json.loads(path.read_text()) if path.exists() else {"rows": []}
+    work = Path(tempfile.mkdtemp(prefix="afterburner-gpu-compile-"))
+    for scope in args.scopes.split(","):
+        artifacts = work / f"{scope}-artifacts"
+        cold = _run_child("cold", scope, artifacts, options)
+        warm = _run_child("warm", scope, artifacts, options)
+        row = {"arch": "flux_dev_size", "scope": scope, "cold_s": round(cold["cold_s"], 2),
+               "warm_restart_s": round(warm["warm_restart_s"], 2), "step_s": round(cold["step_s"], 4),
+               "eager_step_s": round(cold["eager_step_s"], 4), "sweep": options["sweep"],
+               "recompiles_after_first": cold["recompiles_after_first"],
+               "compiles_in_first_calls": cold["compiles_in_first_calls"],
+               "warm_codegen_misses": warm["warm_codegen_misses"], "sweep_s": round(cold["sweep_s"], 1),
+               "sweep_reasons": cold["sweep_reasons"]}
+        report["rows"] = [r for r in report["rows"] if r["scope"] != scope] + [row]
+        report.update(environment=_environment(), size=args.size,
+                      depth=args.depth or full_flux.FLUX_DEV["depth"],
+                      single_depth=args.single_depth or full_flux.FLUX_DEV["depth_single_blocks"],
+                      width=args.width or full_flux.FLUX_DEV["hidden_size"])
+        args.out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n")  # after each scope: a later one may run out of time
+        (args.out / "gpu_compile.md").write_text(render_markdown(report))
+    print(render_markdown(report))
+
+
+def _environment() -> dict[str, str]:
+    """The parent does not boot ComfyUI; a small child reports what the measuring processes ran on."""
+    code = ("import json; from bench import full_flux; full_flux.boot(); "
+            "print(json.dumps(full_flux.environment()))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    main()
