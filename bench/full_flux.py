@@ -76,6 +76,14 @@ def build(seed: int = 0, depth: int | None = None, single_depth: int | None = No
     return comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=device)
 
 
+def tflop_per_step(size: int, depth: int, single_depth: int, width: int, batch: int = 1) -> float:
+    """Matrix work of one cfg-1 step in the blocks, TFLOP: per token and block 24 w^2 in linears (a double
+    block's two streams each see their own tokens; qkv 3w^2 + proj w^2 + mlp 8w^2, a single block's
+    linear1 7w^2 + linear2 5w^2, times 2 for multiply-add; modulation works on one vector) and 4 T w in attention."""
+    tokens = (size // 16) ** 2 + TEXT_TOKENS
+    return batch * (depth + single_depth) * (24 * width**2 * tokens + 4 * tokens**2 * width) / 1e12
+
+
 def conditioning(batch: int = 1, seed: int = 0) -> list:
     """A random T5-width prompt with CLIP pooled output and Flux-dev's distilled guidance 3.5."""
     import torch

@@ -129,10 +129,16 @@ def render_markdown(report: dict[str, Any]) -> str:
         sweep = str(row["recompiles_after_first"]) if row["sweep"] else "not swept"
         lines.append(f"| {row['scope']} | {row['cold_s']:.1f} | {row['warm_restart_s']:.1f} | {row['step_s']:.3f} | "
                      f"{row['eager_step_s']:.3f} | {row['eager_step_s'] / row['step_s']:.2f}x | {sweep} |")
+    tflop = full_flux.tflop_per_step(report["size"], report["depth"], report["single_depth"], report["width"])
+    rates = "; ".join(f"{row['scope']}: eager {tflop / row['eager_step_s']:.0f}, compiled {tflop / row['step_s']:.0f}"
+                      for row in report["rows"])
     lines += ["", "- cold: first one-step call after the node, fresh process, empty inductor cache (compile included).",
               "- warm restart: fresh process, another empty inductor cache, artifacts saved by the cold process.",
               f"- step: best of 2 runs of {STEADY_STEPS} steps, per step, sampler overhead included.",
-              "- recompiles after first: compile events over the sweep's resolutions (px) x batch 1, 2.", ""]
+              "- recompiles after first: compile events over the sweep's resolutions (px) x batch 1, 2.",
+              f"- work per step: {tflop:.0f} TFLOP of block matmuls and attention (`full_flux.tflop_per_step`), so "
+              f"TFLOP/s {rates}. Attention runs in PyTorch's fused SDPA kernel either way, so the compiler gains "
+              "only on the linears' neighbours (norms, modulation, RoPE, activations).", ""]
     return "\n".join(lines)
 
 
