@@ -9,7 +9,7 @@ decide on meaningless trajectories, so their compute fractions say nothing about
 costs are measured here. Each row: the best of `--repeats` timed runs after a warm-up, one process, side
 by side with stock ComfyUI and ComfyUI's own EasyCache and LazyCache.
 
-    python bench/gpu_cache.py                          # on the GPU machine (see bench/README or the README)
+    python bench/gpu_cache.py --compile                # on the GPU machine; --compile adds a compiled pass
     python bench/gpu_cache.py --depth 2 --size 256     # a quick check of the harness on a shrunk model
 """
 
@@ -50,21 +50,39 @@ def methods() -> list:
     ]
 
 
-def run(model: Any, steps: int, size: int, repeats: int) -> tuple[float, int]:
-    """Best wall time of `repeats` runs and the blocks the first one evaluated."""
+def run(model: Any, steps: int, size: int, repeats: int, count: bool = True) -> tuple[float, int | None]:
+    """Best wall time of `repeats` runs and the blocks the first one evaluated (None when not counted: a
+    compiled block guards on its hooks, so counting would recompile it every run)."""
     from bench.methods import BlockCounter
 
     times, blocks = [], None
     for _ in range(repeats):
-        counter = BlockCounter(model)
+        counter = BlockCounter(model) if count else None
         start = time.perf_counter()
         try:
             full_flux.sample(model, steps, size)
         finally:
-            counter.close()
+            if counter is not None:
+                counter.close()
         times.append(time.perf_counter() - start)
-        blocks = counter.count if blocks is None else blocks
+        blocks = counter.count if blocks is None and counter is not None else blocks
     return min(times), blocks
+
+
+def compiled_pass(model: Any, rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    """The same methods on top of Afterburner Compile (per block; Load -> Compile -> Cache, as a workflow
+    stacks them): wall time only, against the eager stock run. Compute fractions are the eager pass's."""
+    from afterburner.py.nodes.compile_nodes import AfterburnerCompile
+
+    compiled = AfterburnerCompile.execute(model, backend="inductor", mode="default", dynamic="auto",
+                                          fullgraph=False, scope="per block", save_compiled=False).result[0]
+    full_flux.sample(compiled, 3, args.size)  # compiles
+    stock_s = rows[0]["wall_s"]
+    for row, method in zip(rows, [None, *methods()], strict=True):
+        seconds, _ = run(method.patch(compiled) if method else compiled, args.steps, args.size, args.repeats,
+                         count=False)
+        row.update(compiled_wall_s=round(seconds, 3), compiled_speedup=round(stock_s / seconds, 4))
+        print(json.dumps(row), flush=True)
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -76,15 +94,21 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"{report['steps']} steps euler, cfg 1; torch {env['torch']}, ComfyUI {env['comfyui']}. Best of "
         f"{report['repeats']} runs each. Produced by `bench/gpu_cache.py`.",
         "",
-        "| method | params | compute | wall (s) | wall speed-up | 1 / compute | efficiency |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| method | params | compute | wall (s) | wall speed-up | 1 / compute | efficiency | compiled: wall (s) "
+        "| compiled: speed-up |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in report["rows"]:
         params = ", ".join(f"{k}={v}" for k, v in row["params"].items())
+        compiled = (f"{row['compiled_wall_s']:.2f} | {row['compiled_speedup']:.2f}x" if "compiled_wall_s" in row
+                    else "- | -")
         lines.append(f"| {row['method']} | {params} | {row['compute_fraction']:.2f} | {row['wall_s']:.2f} | "
-                     f"{row['speedup_wall']:.2f}x | {1 / row['compute_fraction']:.2f}x | {row['efficiency']:.3f} |")
+                     f"{row['speedup_wall']:.2f}x | {1 / row['compute_fraction']:.2f}x | {row['efficiency']:.3f} | "
+                     f"{compiled} |")
     lines += ["", "efficiency = wall speed-up x compute fraction (1.000: skipping costs nothing beyond the blocks it "
-              "skips). Random weights: compute fractions of signal-driven methods say nothing about quality.", ""]
+              "skips). Random weights: compute fractions of signal-driven methods say nothing about quality.",
+              "compiled: the same method on top of Afterburner Compile (per block), speed-up against the eager stock "
+              "run (`--compile`; '-' where not run).", ""]
     return "\n".join(lines)
 
 
@@ -96,6 +120,7 @@ def main() -> None:
     parser.add_argument("--depth", type=int, help="double blocks (default: Flux.1-dev's 19)")
     parser.add_argument("--single-depth", type=int, help="single blocks (default: Flux.1-dev's 38)")
     parser.add_argument("--width", type=int, help="hidden size, a multiple of 128 (default: Flux.1-dev's 3072)")
+    parser.add_argument("--compile", action="store_true", help="also time every method on a compiled model")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -113,6 +138,8 @@ def main() -> None:
                      "wall_s": round(seconds, 3), "speedup_wall": round(stock_s / seconds, 4),
                      "efficiency": round(stock_s / seconds * fraction, 4)})
         print(json.dumps(rows[-1]), flush=True)
+    if args.compile:
+        compiled_pass(model, rows, args)
     report = {"environment": full_flux.environment(), "steps": args.steps, "size": args.size,
               "repeats": args.repeats, "depth": args.depth or full_flux.FLUX_DEV["depth"],
               "single_depth": args.single_depth or full_flux.FLUX_DEV["depth_single_blocks"],
