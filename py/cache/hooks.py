@@ -13,6 +13,12 @@ at sigma[k] is decided, and labelled, with step k: one decision per noise level.
 When ComfyUI calls CFG branches separately (it does when a batch would not fit in memory), the first call
 of a step decides for all of them; with the `first_block` signal that call's branches alone are measured,
 since the other branch has not run yet when the skip must be decided.
+
+The model-call hooks and block replacements are opaque to torch.compile (`torch.compiler.disable`): a
+compiler wrapped around the whole diffusion model (ComfyUI's TorchCompileModel) would otherwise trace the
+decisions and the feature history into its graph and replay stale Python state. Its graph breaks there and
+what runs under the hooks runs uncompiled, which the run reports; Afterburner Compile swaps compiled blocks in
+under the hooks and is unaffected.
 """
 
 from __future__ import annotations
@@ -33,6 +39,14 @@ PASS_KEY = "afterburner_cache_pass"  # the BlockPass of one model call, in that 
 WRAPPER_KEY = "afterburner.cache"
 
 log = logging.getLogger("afterburner")
+
+
+_outside_compiled_graphs = torch.compiler.disable
+
+try:
+    from comfy_api.torch_helpers.torch_compile import TORCH_COMPILE_KWARGS
+except ImportError:  # the name of ComfyUI's TorchCompileModel mark on model_options, in 0.3.75
+    TORCH_COMPILE_KWARGS = "torch_compile_kwargs"
 
 
 def transformer_options_of(args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -61,6 +75,10 @@ def outer_sample(executor: Callable, *args: Any, **kwargs: Any) -> Any:
     run = CacheRun(config, int(sigmas.shape[-1]) - 1, type(guider.model_patcher.model.diffusion_model).__name__,
                    get_bus())
     guider.model_options = {**options, "transformer_options": {**options["transformer_options"], RUN_KEY: run}}
+    if TORCH_COMPILE_KWARGS in options:
+        run.notice("warning", "ComfyUI's TorchCompileModel compiles the whole model around the cache's decisions, "
+                              "so under the cache the model runs uncompiled. Use Afterburner Compile instead: it "
+                              "compiles the blocks the cache runs.")
     status, message = "error", ""
     try:
         output = executor(*args, **kwargs)
@@ -102,6 +120,7 @@ def predict_noise(executor: Callable, *args: Any, **kwargs: Any) -> Any:
     return executor(*args, **kwargs)
 
 
+@_outside_compiled_graphs
 def whole_model_call(executor: Callable, *args: Any, **kwargs: Any) -> Any:
     """Skip the whole model on a reused step: its output per branch comes from the branch's history."""
     options = transformer_options_of(args, kwargs)
@@ -122,6 +141,7 @@ def whole_model_call(executor: Callable, *args: Any, **kwargs: Any) -> Any:
     return output
 
 
+@_outside_compiled_graphs
 def block_model_call(executor: Callable, *args: Any, **kwargs: Any) -> Any:
     """Open a BlockPass for this call: the block replacements find it in the call's transformer_options."""
     options = transformer_options_of(args, kwargs)
@@ -208,6 +228,7 @@ def block_replacement(stage: str, index: int, span: tuple[int, int], ends_first_
     """
     begin, end = span
 
+    @_outside_compiled_graphs
     def replace(args: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         original = extra["original_block"]
         if skip:

@@ -54,8 +54,12 @@ class CacheRun:
         self._started = time.perf_counter()
         bus.emit(RunStarted(self.run_id, model_label, f"cache:{config.method}", dict(config.params), total_steps))
         if not self.enabled:
-            bus.emit(Notice("info", f"cache:{config.method}", f"{total_steps} steps is below the {config.min_steps} "
-                            "that caching needs to pay off: every step is computed."))
+            self.notice("info", f"{total_steps} steps is below the {config.min_steps} that caching needs to pay off: "
+                                "every step is computed.")
+
+    def notice(self, level: str, message: str) -> None:
+        """A message for the user about this run (log, sidebar)."""
+        self.bus.emit(Notice(level, f"cache:{self.config.method}", message))
 
     # --- where the sampler is -------------------------------------------------------------------------
 
