@@ -40,9 +40,10 @@ class CacheNode(io.ComfyNode):
                 *cls.own_inputs(),
                 io.Combo.Input("cache_mode", options=list(REUSE_MODES), default="default",
                                tooltip="What replaces a skipped step. default: the last computed value. taylor: a "
-                                       "2nd-order Taylor extrapolation in sigma from the last computed values "
-                                       "(better at high skip rates, 3 cached copies). adams_bashforth: a damped "
-                                       "linear extrapolation (2 cached copies)."),
+                                       "Taylor extrapolation in sigma from the last computed values, linear plus "
+                                       "as much of the 2nd-order term as forecast the last computed step (best "
+                                       "at high skip rates, 3 cached copies). adams_bashforth: a damped linear "
+                                       "extrapolation (2 cached copies)."),
                 io.Boolean.Input("offload_to_cpu", default=False,
                                  tooltip="Keep cached tensors in CPU memory instead of VRAM: saves VRAM for long "
                                          "videos, costs a copy per step."),

@@ -27,16 +27,27 @@ def expected_reuse(history: list[tuple[float, torch.Tensor]], sigma: float, mode
     s0, f0 = history[-1][0], history[-1][1].double()
     if mode == "default" or len(history) < 2:
         return f0
-    s1, f1 = history[-2][0], history[-2][1].double()
-    slope = (f0 - f1) / (s0 - s1)
+    estimate, curvature = newton_terms(history, sigma)
     if mode == "adams_bashforth":  # mean of the linear extrapolation over [s0, sigma]
-        return f0 + 0.5 * (sigma - s0) * slope
-    estimate = f0 + (sigma - s0) * slope  # Newton form, order 2 (the nodes' taylor_order)
-    if len(history) >= 3:
-        s2, f2 = history[-3][0], history[-3][1].double()
-        curvature = (slope - (f1 - f2) / (s1 - s2)) / (s0 - s2)
-        estimate = estimate + (sigma - s0) * (sigma - s1) * curvature
-    return estimate
+        return f0 + 0.5 * (estimate - f0)
+    if len(history) < 4:  # order 2 (the nodes' taylor_order) has not forecast a computed value yet
+        return estimate
+    # The second-order term, scaled by the least-squares weight in [0, 1] that fitted the newest output
+    # from the three before it.
+    linear, term = newton_terms(history[:-1], s0)
+    weight = float(((f0 - linear) * term).sum() / (term * term).sum().clamp_min(1e-30))
+    return estimate + min(max(weight, 0.0), 1.0) * curvature
+
+
+def newton_terms(history: list[tuple[float, torch.Tensor]], sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The linear Newton extrapolation at `sigma` from the newest two values, and the second-order term from the
+    newest three (zero with fewer)."""
+    (s0, f0), (s1, f1) = [(s, f.double()) for s, f in history[:-3:-1]]
+    slope = (f0 - f1) / (s0 - s1)
+    if len(history) < 3:
+        return f0 + (sigma - s0) * slope, torch.zeros_like(f0)
+    s2, f2 = history[-3][0], history[-3][1].double()
+    return f0 + (sigma - s0) * slope, (sigma - s0) * (sigma - s1) * (slope - (f1 - f2) / (s1 - s2)) / (s0 - s2)
 
 
 def run_forced(family: str, mode: str, cfg: float, split: bool, sampler: str = "euler", steps: int = STEPS,

@@ -1,5 +1,6 @@
 """Policies decide compute-or-reuse per step; the guard rails apply to every policy."""
 
+import itertools
 import math
 
 import pytest
@@ -65,3 +66,14 @@ def test_budget_places_its_computes_on_the_signal_spikes():
     spikes = [i for i in range(1, total - 1) if i % 4 == 0]
     assert all(got[i] for i in spikes)
     assert sum(got) == math.ceil(0.3 * total)
+
+
+def test_budget_paces_against_a_rising_signal_without_starving_the_final_steps():
+    # A shifted flow schedule: the input changes about 1.5% a step at first and ten times that at the end.
+    total = 28
+    signals = [None] + [0.016 * 1.09**i for i in range(total - 1)]
+    got = schedule(Budget(0.33), total, signals)
+    computed = [i for i, c in enumerate(got) if c]
+    gaps = [b - a for a, b in itertools.pairwise(computed)]
+    assert sum(got) == math.ceil(0.33 * total)
+    assert max(gaps[len(gaps) // 2:]) <= 3, f"computed steps {computed}"

@@ -21,9 +21,37 @@ def test_default_returns_the_newest_value_exactly():
 def test_taylor_recovers_a_quadratic_in_sigma_from_uneven_steps():
     base = torch.randn(4, 5)
     f = lambda s: base * (1 + 2 * s - 3 * s * s)  # noqa: E731
-    history = history_of(f, [0.95, 0.8, 0.5])  # uneven spacing, as after skipped steps
+    history = history_of(f, [0.99, 0.95, 0.8, 0.5])  # uneven spacing, as after skipped steps
     got = history.predict(torch.tensor(0.3), "taylor", order=2)
     torch.testing.assert_close(got, f(0.3), rtol=1e-5, atol=1e-5)
+
+
+def linear_extrapolation(history, sigma):
+    return history.predict(torch.tensor(sigma), "taylor", order=1)
+
+
+def test_taylor_order_two_stays_linear_until_its_curvature_has_forecast_a_computed_value():
+    history = history_of(lambda s: torch.full((3,), 1 + 2 * s - 3 * s * s), [0.95, 0.8, 0.5])
+    assert torch.equal(history.predict(torch.tensor(0.3), "taylor", order=2), linear_extrapolation(history, 0.3))
+
+
+def test_taylor_drops_a_curvature_that_forecast_the_wrong_way():
+    # The second-order term of the first three values bends down; the newest value lies above the line.
+    values = {0.9: 0.0, 0.8: 1.0, 0.7: 1.5, 0.6: 2.1}
+    history = history_of(lambda s: torch.full((3,), values[s]), list(values))
+    assert torch.equal(history.predict(torch.tensor(0.4), "taylor", order=2), linear_extrapolation(history, 0.4))
+
+
+def test_taylor_takes_the_share_of_a_curvature_that_overshot():
+    # The newest value lies halfway between the linear and the quadratic forecast made from the three before it.
+    f = lambda s: 1 + 2 * s - 3 * s * s  # noqa: E731
+    linear = f(0.7) + (0.6 - 0.7) * (f(0.7) - f(0.8)) / (0.7 - 0.8)
+    values = {0.9: f(0.9), 0.8: f(0.8), 0.7: f(0.7), 0.6: (linear + f(0.6)) / 2}
+    history = history_of(lambda s: torch.full((3,), values[s], dtype=torch.float64), list(values))
+    (s0, s1, s2), (g0, g1, g2) = (0.6, 0.7, 0.8), (values[0.6], values[0.7], values[0.8])
+    second = ((g0 - g1) / (s0 - s1) - (g1 - g2) / (s1 - s2)) / (s0 - s2) * (0.5 - s0) * (0.5 - s1)
+    got = history.predict(torch.tensor(0.5), "taylor", order=2)
+    torch.testing.assert_close(got, linear_extrapolation(history, 0.5) + 0.5 * second, rtol=1e-5, atol=1e-6)
 
 
 def test_taylor_order_one_is_linear_extrapolation():
