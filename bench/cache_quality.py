@@ -4,11 +4,8 @@
     .venv/bin/python bench/cache_quality.py --quick    # a smoke run: 2 seeds, one setting, a few methods
 
 Every run samples through the real ComfyUI sampler, one seed at a time, against an uncached run of the
-same seed. Compute is counted the same way for every method, as transformer-block evaluations observed
-by forward hooks on the blocks: a first-block cache pays for its first block, and a whole-model skip saves
-all of them. ComfyUI's EasyCache is run as shipped and also with its input copied. As shipped it adds its
-cached difference into the tensor it was handed, which is the sampler's own `x` in fp32 (PEERS.md). The
-copy measures its best case rather than its bug.
+same seed. The methods and how compute is counted (block evaluations, the same for every method) are in
+`bench/methods.py`; ComfyUI's EasyCache is run as shipped and also with its input copied.
 
 Writes bench/results/cache_quality.{json,md,png}.
 """
@@ -22,7 +19,6 @@ import math
 import platform
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,44 +34,14 @@ boot_comfyui(threads=1)
 import comfy.sample  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from comfy.patcher_extension import WrappersMP  # noqa: E402
 from comfy_extras.nodes_easycache import EasyCacheNode, LazyCacheNode  # noqa: E402
 from comfyui_version import __version__ as comfyui_version  # noqa: E402
 
-from afterburner.py.arch import adapter_for  # noqa: E402
 from afterburner.py.nodes import cache_nodes  # noqa: E402
 from bench import tiny_flux  # noqa: E402
+from bench.methods import BlockCounter, Method, comfy_cache, label, ours  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
-Patch = Callable[[Any], Any]
-
-
-@dataclasses.dataclass(frozen=True)
-class Method:
-    name: str  # "afterburner:<preset>" or "comfy:<node>"
-    params: dict[str, Any]
-    patch: Patch
-
-
-def ours(node: type, preset: str, **params: Any) -> Method:
-    def patch(model):
-        return node.execute(model, offload_to_cpu=False, **params).result[0]
-
-    return Method(f"afterburner:{preset}", params, patch)
-
-
-def comfy_cache(node: type, name: str, threshold: float, copy_input: bool = False) -> Method:
-    def patch(model):
-        if copy_input:
-            model = model.clone()
-            # Registered first, so it runs outside EasyCache's wrapper and hands it a copy.
-            model.add_wrapper_with_key(WrappersMP.DIFFUSION_MODEL, "bench.copy_input",
-                                       lambda executor, x, *a, **k: executor(x.clone(), *a, **k))
-        return node.execute(model, reuse_threshold=threshold, start_percent=0.15, end_percent=0.95,
-                            verbose=False).result[0]
-
-    return Method(f"comfy:{name}", {"reuse_threshold": threshold, "start_percent": 0.15, "end_percent": 0.95},
-                  patch)
 
 
 def methods(quick: bool) -> list[Method]:
@@ -95,24 +61,6 @@ def methods(quick: bool) -> list[Method]:
     out += [comfy_cache(EasyCacheNode, "easycache_input_copied", t, copy_input=True) for t in thresholds]
     out += [comfy_cache(LazyCacheNode, "lazycache", t) for t in thresholds]
     return out
-
-
-class BlockCounter:
-    """Counts block forwards with module hooks: the same compute measure for every method."""
-
-    def __init__(self, model) -> None:
-        diffusion_model = model.get_model_object("diffusion_model")
-        self.count = 0
-        self._handles = [block.register_forward_pre_hook(self._hit)
-                         for stage in adapter_for(diffusion_model).stages
-                         for block in getattr(diffusion_model, stage.attribute)]
-
-    def _hit(self, *args: Any) -> None:
-        self.count += 1
-
-    def close(self) -> None:
-        for handle in self._handles:
-            handle.remove()
 
 
 def psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
@@ -174,11 +122,6 @@ def measure(base_model, method: Method | None, setting: Setting, reference: list
         row["compute_fraction"] = blocks / reference["blocks"]
         row["speedup_wall"] = reference["seconds"] / seconds
     return row
-
-
-def label(row: dict[str, Any]) -> str:
-    mode = row["params"].get("cache_mode")
-    return f"{row['method']} ({mode})" if mode else row["method"]
 
 
 def frontier(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
