@@ -35,6 +35,16 @@ def venv_python() -> str:
     return str(candidate) if candidate.exists() else sys.executable
 
 
+def wait_until(predicate, timeout: float = 10.0) -> Any:
+    """Poll `predicate` until it returns something truthy, and return that (AssertionError after `timeout` s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (value := predicate()):
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

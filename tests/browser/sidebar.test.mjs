@@ -5,147 +5,28 @@
 //   npm run test:browser        (artifacts: tests/artifacts/sidebar*.png)
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 
-import { chromium } from "playwright-core";
+import { ARTIFACTS, openBrowser, openTab as openTabIn, request, startServer, stopServer, waitFor } from "./comfy_browser.mjs";
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-const ARTIFACTS = path.join(REPO, "tests", "artifacts");
-const CHROMIUM = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) => existsSync(p));
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const OUR_CODE = "/extensions/afterburner/";
 const SECTIONS = ["current", "compiles", "runs", "attention", "quantization"];
 
 let server; // {proc, url, logPath}
-let context;
+let browser; // {context, page, close}
 let page;
-let profileDir;
 let screenshotTaken = false;
 const ourErrors = []; // console errors and page errors that come from our extension's files
 const allErrors = [];
 
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(path.join(REPO, ".venv", "bin", "python"), ["-m", "devtools.comfy_server", "--port", "0"], {
-      cwd: REPO,
-      detached: true, // own process group, so the whole tree can be killed at the end
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let logPath = "";
-    const timer = setTimeout(() => reject(new Error(`no READY line in 120 s:\n${out}`)), 120_000);
-    const onData = (chunk) => {
-      out += chunk.toString();
-      logPath = out.match(/ComfyUI log: (\S+)/)?.[1] ?? logPath;
-      const ready = out.match(/READY (http:\/\/\S+)/);
-      if (ready) {
-        clearTimeout(timer);
-        resolve({ proc, url: ready[1], logPath, output: () => out });
-      }
-    };
-    proc.stdout.on("data", onData);
-    proc.stderr.on("data", onData);
-    proc.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`devtools.comfy_server exited with ${code} before READY:\n${out}`));
-    });
-  });
-}
-
-function stopServer() {
-  if (!server?.proc || server.proc.exitCode !== null) return;
-  try {
-    process.kill(-server.proc.pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  const killLater = setTimeout(() => {
-    try {
-      process.kill(-server.proc.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 8000);
-  killLater.unref();
-}
-
-async function api(pathname, body) {
-  const response = await fetch(server.url + pathname, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  if (!response.ok) throw new Error(`${body === undefined ? "GET" : "POST"} ${pathname} -> ${response.status}: ${text.slice(0, 2000)}`);
-  return json;
-}
-
-async function waitFor(fn, { timeout = 30_000, interval = 200, what = "condition" } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  while (Date.now() < deadline) {
-    last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, interval));
-  }
-  throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-}
-
-const isLoopback = (url) => {
-  try {
-    const { protocol, hostname } = new URL(url);
-    if (protocol === "data:" || protocol === "blob:") return true;
-    return ["127.0.0.1", "localhost", "[::1]", "::1"].includes(hostname);
-  } catch {
-    return false;
-  }
-};
-
-async function openTab() {
-  const button = page.locator(".afterburner-tab-button").first();
-  await button.waitFor({ state: "visible", timeout: 20_000 });
-  if (!(await page.locator(".ab-sidebar").count())) await button.click();
-  await page.locator(".ab-sidebar").first().waitFor({ state: "visible", timeout: 10_000 });
-}
+const api = (pathname, body) => request(server.url, pathname, body);
+const openTab = () => openTabIn(page);
 
 before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  assert.ok(CHROMIUM, "Chromium not found at /usr/lib/chromium/chromium or /usr/bin/chromium");
   server = await startServer();
-  // A new user gets the templates dialog on first load; mark the tutorial done so the canvas is clear.
-  await api("/api/settings/Comfy.TutorialCompleted", true);
-  profileDir = mkdtempSync(path.join(tmpdir(), "afterburner-chromium-"));
-  // A fresh profile per run: no cached settings, workflows or service workers from earlier runs.
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-  });
-  await context.route("**/*", (route) => (isLoopback(route.request().url()) ? route.continue() : route.abort()));
-  // The "Nodes 2.0" banner would cover the top of the screenshots.
-  await context.addInitScript(() => localStorage.setItem("vueNodesBannerDismissed", "true"));
-  page = context.pages()[0] ?? (await context.newPage());
+  browser = await openBrowser(server);
+  page = browser.page;
   page.on("console", (msg) => {
     const where = msg.location()?.url ?? "";
     const entry = `${msg.type()}: ${msg.text()} @ ${where}`;
@@ -169,9 +50,8 @@ before(async () => {
 });
 
 after(async () => {
-  await context?.close().catch(() => {});
-  stopServer();
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  await browser?.close();
+  await stopServer(server);
 });
 
 test("the extension is registered with its settings and About badge", async () => {

@@ -6,123 +6,25 @@
 //   npm run test:browser        (artifact: tests/artifacts/sidebar_live.png)
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 
-import { chromium } from "playwright-core";
+import { ARTIFACTS, REPO, openBrowser, openTab, request, startServer, stopServer, waitFor } from "./comfy_browser.mjs";
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-const ARTIFACTS = path.join(REPO, "tests", "artifacts");
-const CHROMIUM = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) => existsSync(p));
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const COMFY_ARGS = ["--use-pytorch-cross-attention"];
 const EXT = "afterburner.sidebar";
 
 let server; // {proc, url, port, output}
-let context;
+let browser; // {context, page, close}
 let page;
-let profileDir;
 let afterRestart; // {listedIds, serverIds} from the restart test
 let uiRun; // the run queued from the UI in test 1 and followed through test 2
 const pageErrors = [];
 
-// --- helpers (copied from sidebar.test.mjs, plus a fixed port) ----------------------------------------------
+// --- helpers ------------------------------------------------------------------------------------------------
 
-function startServer(port = 0) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(
-      path.join(REPO, ".venv", "bin", "python"),
-      ["-m", "devtools.comfy_server", "--port", String(port), "--", ...COMFY_ARGS],
-      { cwd: REPO, detached: true, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`no READY line in 120 s:\n${out}`)), 120_000);
-    const onData = (chunk) => {
-      out += chunk.toString();
-      const ready = out.match(/READY (http:\/\/\S+)/);
-      if (ready) {
-        clearTimeout(timer);
-        resolve({ proc, url: ready[1], port: Number(new URL(ready[1]).port), output: () => out });
-      }
-    };
-    proc.stdout.on("data", onData);
-    proc.stderr.on("data", onData);
-    proc.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`devtools.comfy_server exited with ${code} before READY:\n${out}`));
-    });
-  });
-}
-
-/** Kill the server's process group; resolves once the comfy_server process has exited. */
-function stopServer(s = server) {
-  if (!s?.proc || s.proc.exitCode !== null || s.proc.signalCode !== null) return Promise.resolve();
-  const exited = new Promise((resolve) => s.proc.once("exit", resolve));
-  try {
-    process.kill(-s.proc.pid, "SIGTERM");
-  } catch {
-    return Promise.resolve();
-  }
-  const killLater = setTimeout(() => {
-    try {
-      process.kill(-s.proc.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 8000);
-  killLater.unref();
-  return exited.then(() => clearTimeout(killLater));
-}
-
-async function api(pathname, body) {
-  const response = await fetch(server.url + pathname, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  if (!response.ok) throw new Error(`${body === undefined ? "GET" : "POST"} ${pathname} -> ${response.status}: ${text.slice(0, 2000)}`);
-  return json;
-}
-
-async function waitFor(fn, { timeout = 30_000, interval = 200, what = "condition" } = {}) {
-  const deadline = Date.now() + timeout;
-  while (Date.now() < deadline) {
-    const last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, interval));
-  }
-  throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-}
-
-const isLoopback = (url) => {
-  try {
-    const { protocol, hostname } = new URL(url);
-    if (protocol === "data:" || protocol === "blob:") return true;
-    return ["127.0.0.1", "localhost", "[::1]", "::1"].includes(hostname);
-  } catch {
-    return false;
-  }
-};
+const api = (pathname, body) => request(server.url, pathname, body);
 
 function watchErrors(p, name) {
   p.on("pageerror", (err) => {
@@ -145,13 +47,6 @@ async function waitForApp(p) {
     EXT,
     { timeout: 60_000 },
   );
-}
-
-async function openTab(p) {
-  const button = p.locator(".afterburner-tab-button").first();
-  await button.waitFor({ state: "visible", timeout: 20_000 });
-  if (!(await p.locator(".ab-sidebar").count())) await button.click();
-  await p.locator(".ab-sidebar").first().waitFor({ state: "visible", timeout: 10_000 });
 }
 
 const currentField = (p, field) =>
@@ -221,28 +116,16 @@ const AUTO_CACHE = { class_type: "AfterburnerAutoCache", inputs: { speed_factor:
 // --- setup -----------------------------------------------------------------------------------------------
 
 before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  assert.ok(CHROMIUM, "Chromium not found at /usr/lib/chromium/chromium or /usr/bin/chromium");
-  server = await startServer(0);
-  await api("/api/settings/Comfy.TutorialCompleted", true);
-  profileDir = mkdtempSync(path.join(tmpdir(), "afterburner-chromium-"));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-  });
-  await context.route("**/*", (route) => (isLoopback(route.request().url()) ? route.continue() : route.abort()));
-  await context.addInitScript(() => localStorage.setItem("vueNodesBannerDismissed", "true"));
-  page = context.pages()[0] ?? (await context.newPage());
+  server = await startServer({ comfyArgs: COMFY_ARGS });
+  browser = await openBrowser(server);
+  page = browser.page;
   watchErrors(page, "page1");
   await loadPage(page);
 });
 
 after(async () => {
-  await context?.close().catch(() => {});
-  await stopServer();
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  await browser?.close();
+  await stopServer(server);
 });
 
 // --- tests -----------------------------------------------------------------------------------------------
@@ -347,7 +230,7 @@ test("two tabs open during a run show the same final counts as the server", asyn
     async () => (await api("/api/afterburner/runs?limit=5")).runs.find((r) => !before.has(r.run_id)),
     { timeout: 30_000, what: "the run to start" },
   );
-  const page2 = await context.newPage();
+  const page2 = await browser.context.newPage();
   watchErrors(page2, "page2");
   try {
     await loadPage(page2);
@@ -416,10 +299,10 @@ test("a restarted server on the same port: the page reconnects and reloads histo
     window.comfyAPI.api.api.addEventListener("reconnected", () => (window.__abReconnected += 1));
   });
   const { port } = server;
-  await stopServer();
+  await stopServer(server);
   await page.locator(".ab-sidebar .ab-header .ab-status-error", { hasText: "disconnected" }).waitFor({ timeout: 20_000 });
   const t0 = Date.now();
-  server = await startServer(port);
+  server = await startServer({ port, comfyArgs: COMFY_ARGS });
   assert.equal(server.port, port);
   await page.waitForFunction(() => window.__abReconnected > 0, null, { timeout: 60_000 });
   t.diagnostic(`reconnected ${((Date.now() - t0) / 1000).toFixed(1)} s after the new server was started`);

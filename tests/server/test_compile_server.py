@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.comfy_server import REPO, ComfyServer
+from devtools.comfy_server import REPO, ComfyServer, wait_until
 from devtools.prompts import sampling_prompt
 
 COMPILE = ("AfterburnerCompile", {"backend": "inductor", "mode": "default", "dynamic": "auto", "fullgraph": False,
@@ -42,15 +42,6 @@ def server(artifact_dir: Path) -> Iterator[ComfyServer]:
             os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
 
 
-def wait_until(predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (value := predicate()):
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 def test_compile_node_is_listed_with_a_tooltip_on_every_input(server: ComfyServer):
     node = server.get_json("/object_info")["AfterburnerCompile"]
     assert node["category"] == "afterburner/compile" and node["display_name"] == "Afterburner Compile"
@@ -62,7 +53,8 @@ def test_compile_node_is_listed_with_a_tooltip_on_every_input(server: ComfyServe
 def test_compiled_workflow_runs_and_its_compile_events_reach_the_websocket_and_routes(server, events, artifact_dir):
     seed = int(time.time() * 1000) % 100_000
     server.run_prompt(sampling_prompt("flux", steps=4, seed=seed, cache=COMPILE), timeout=600)
-    live = wait_until(lambda: len(events.of_type("afterburner.compile")) >= 2 and events.of_type("afterburner.compile"))
+    live = wait_until(lambda: len(events.of_type("afterburner.compile")) >= 2 and events.of_type("afterburner.compile"),
+                      timeout=20.0)
     targets = {e["target"] for e in live}
     assert {"double_blocks[0] DoubleStreamBlock", "single_blocks[0] SingleStreamBlock"} <= targets
     assert all(e["model"] == "Flux" and e["duration_s"] > 0 and e["reason"] for e in live)

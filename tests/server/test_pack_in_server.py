@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from devtools.comfy_server import ComfyServer
+from devtools.comfy_server import ComfyServer, wait_until
 from devtools.prompts import cache_inputs, sampling_prompt
 
 CACHE_NODES = ("AfterburnerPeriodicCache", "AfterburnerAdaptiveCache", "AfterburnerAutoCache",
@@ -44,15 +44,6 @@ def test_out_of_range_input_is_refused_before_running(server: ComfyServer):
     prompt = sampling_prompt("flux", steps=8, cache=cache_inputs("AfterburnerPeriodicCache", cache_interval=9))
     status, body = server.request("/prompt", {"prompt": prompt, "client_id": server.client_id})
     assert status == 400 and "cache" in body["node_errors"]
-
-
-def wait_until(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (value := predicate()):
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.mark.parametrize(("family", "node", "overrides", "cfg"), [
