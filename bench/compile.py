@@ -65,12 +65,17 @@ def _family(arch: str) -> str:
 
 
 def _build(arch: str):
+    """Under inference mode, as ComfyUI's executor loads a checkpoint (and a LoRA patch later): parameters
+    made outside it are another dispatch key set, so a LoRA'd weight would be a new guard to compile for."""
+    import torch
+
     from devpack import tiny_models
 
-    if arch == "flux_deep":
-        spec = tiny_models.family_spec("flux")
-        return tiny_models.build_from_config(spec.model_class, {**spec.unet_config, **FLUX_DEEP}, seed=0)
-    return tiny_models.build_model(arch, seed=0)
+    with torch.inference_mode():
+        if arch == "flux_deep":
+            spec = tiny_models.family_spec("flux")
+            return tiny_models.build_from_config(spec.model_class, {**spec.unet_config, **FLUX_DEEP}, seed=0)
+        return tiny_models.build_model(arch, seed=0)
 
 
 def _sample(model, arch: str, steps: int, size: int = 64, batch: int = 1, seed: int = 1):
@@ -100,10 +105,11 @@ def _lora(model):
     patches = model.get_key_patches("diffusion_model.")
     patched = model.clone()
     gen = torch.Generator().manual_seed(0)
-    for key in sorted(patches):
-        weight = patches[key][0][0]
-        if key.endswith(".weight") and weight.ndim == 2:
-            patched.add_patches({key: (torch.randn(weight.shape, generator=gen) * weight.std() * 0.1,)}, 1.0)
+    with torch.inference_mode():  # as a LoRA loader node runs
+        for key in sorted(patches):
+            weight = patches[key][0][0]
+            if key.endswith(".weight") and weight.ndim == 2:
+                patched.add_patches({key: (torch.randn(weight.shape, generator=gen) * weight.std() * 0.1,)}, 1.0)
     return patched
 
 
@@ -224,18 +230,28 @@ def notes() -> list[str]:
         f"recompiles after first: compile events after the first call over {len(SWEEP_SIZES)} resolutions "
         f"{SWEEP_SIZES} px x batch {SWEEP_BATCHES} x LoRA off/on (all linear weights patched; LoRA before and "
         "after the compile node), dynamic auto; each compiled block class counts (flux: 2 classes, wan21: 1). "
-        "Per block: a new resolution or batch size recompiles once per block class, but batch 1 and larger "
-        "batches stay separate entries (torch always specializes size 1), so a batch change met again at a new "
-        "resolution recompiles once more; LoRA weights are new tensors made under inference mode (another "
-        "dispatch key set): one more entry per batch regime. Whole model: Flux and Wan compute position ids "
-        "with torch.linspace(steps=...) inside the compiled region, so every new resolution recompiles; their "
-        "rows reach 8 entries, torch's recompile limit (later shapes would run uncompiled, reported as a "
-        "notice). Reasons per row are in compile.json's details.",
+        "The models are built and LoRA'd under inference mode, as ComfyUI's executor loads them. Dynamic auto "
+        "marks every size of a region's inputs dynamic before its first compile, so a new resolution or prompt "
+        "length compiles nothing per block. What is left per block class: batch 1 to 2 (torch specialises size "
+        "1, so batch 1 and larger batches are two entries), and LoRA'd weights, which ComfyUI installs as new "
+        "Parameters with requires_grad False where the loaded ones require grad: a guard, once per batch "
+        "regime (after ComfyUI has unpatched a LoRA, the restored weights are requires_grad False too, so "
+        "toggling LoRA compiles nothing more: tests/inprocess/test_compile_lora.py checks it). Whole model: "
+        "Flux and Wan compute position ids with torch.linspace(steps=...) inside the compiled region, which "
+        "fixes the resolution, so every new "
+        "resolution x batch regime x weight flag is an entry; they reach 8 entries, torch's recompile limit "
+        "(later shapes would run uncompiled, reported as a notice). Reasons per row are in compile.json's "
+        "details.",
         "sdxl has no block stages, so per block compiles the whole UNet: one row.",
         f"flux_deep: the tiny Flux width with {FLUX_DEEP['depth']} double + {FLUX_DEEP['depth_single_blocks']} "
         "single blocks, to show how cold start grows with depth whole vs per block.",
         "Tiny models are dominated by Python and launch overhead on CPU; step times say little about big "
-        "models on a GPU. The machine is shared (2 cores): times are noisy.",
+        "models on a GPU. The machine is shared (2 cores): times are noisy; this run shared it with another "
+        "benchmark, so its times (eager steps too) are higher than an idle machine's.",
+        "Marking sizes dynamic up front, measured apart from this table (one process each, same load, flux): "
+        "per block, cold start 30.1 s against 29.1 s with static first compiles and steady-state steps within "
+        "the noise; whole model, cold start 74.9 s against 45.6 s: a dynamic whole-model graph costs more to "
+        "compile, and Flux and Wan whole-model compiles still recompile per resolution (linspace).",
     ]
 
 

@@ -22,8 +22,9 @@ class CompileConfig:
 
     backend: torch.compile backend; "cudagraphs" needs CUDA (without it the model runs eager and says so).
     mode: inductor's mode; ignored (with a note) by other backends.
-    dynamic: "auto" compiles static shapes first and makes a dimension dynamic the first time it changes
-        (so a new resolution, batch or prompt length recompiles once, then never again); "on" starts dynamic;
+    dynamic: "auto" compiles the sizes of each region's inputs dynamic from the first compile, except those
+        the code fixes (channels, heads) and size 1 (torch specialises it: going from batch 1 to a larger
+        batch recompiles once); "on" is torch's dynamic=True (every size dynamic, size 1 specialised too);
         "off" specialises every shape (one compile per shape).
     fullgraph: refuse graph breaks (a break becomes an error that names the block).
     scope: "per block" compiles each block of the family's stages, sharing compiled code between blocks of

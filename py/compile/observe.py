@@ -14,6 +14,7 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -24,11 +25,13 @@ log = logging.getLogger("afterburner")
 
 
 class _Starts:
-    """Process-wide count of dynamo compile starts (one callback, registered once)."""
+    """Process-wide count of dynamo compile starts (one callback, registered once), and the functions to run
+    when a compile starts, before dynamo traces (`on_compile_start`)."""
 
     def __init__(self) -> None:
         self.count = 0
         self.hooked = False
+        self.listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
     def ensure_hooked(self) -> bool:
@@ -47,9 +50,19 @@ class _Starts:
 
     def _on_start(self, *args: Any, **kwargs: Any) -> None:
         self.count += 1
+        for listener in self.listeners:
+            listener()
 
 
 _STARTS = _Starts()
+
+
+def on_compile_start(listener: Callable[[], None]) -> None:
+    """Run `listener` whenever dynamo starts compiling a frame, before it traces (in the compiling thread)."""
+    if listener not in _STARTS.listeners:
+        _STARTS.listeners.append(listener)
+
+
 _seen_lock = threading.Lock()
 _seen: collections.deque[tuple[Any, ...]] = collections.deque(maxlen=4096)
 _seen_set: set[tuple[Any, ...]] = set()
@@ -108,13 +121,13 @@ def _last_metric() -> Any:
 class Mark:
     """Where the counters stood when a region call began."""
 
-    __slots__ = ("graphs", "last", "started", "starts")
+    __slots__ = ("graphs", "hooked", "last", "started", "starts")
 
     def __init__(self) -> None:
-        hooked = _STARTS.ensure_hooked()
+        self.hooked = _STARTS.ensure_hooked()
         self.starts = _STARTS.count
         self.last = _last_metric()  # a refused compile (recompile limit) records a metric but starts nothing
-        self.graphs = -1 if hooked else _unique_graphs()
+        self.graphs = -1 if self.hooked else _unique_graphs()
         self.started = time.perf_counter()
 
     def unchanged(self) -> bool:

@@ -29,7 +29,7 @@ import comfy.utils
 import torch
 from comfy.patcher_extension import WrapperExecutor
 
-from . import persist
+from . import observe, persist
 from .artifacts import ArtifactStore
 from .config import CompileConfig
 from .observe import CompileObserver
@@ -106,6 +106,35 @@ def mark_schedule_dynamic(args: tuple, kwargs: dict[str, Any]) -> None:
     schedule = transformer_options_of(args, kwargs).get("sample_sigmas")
     if isinstance(schedule, torch.Tensor) and schedule.ndim > 0:
         torch._dynamo.maybe_mark_dynamic(schedule, 0)
+
+
+def mark_sizes_dynamic(args: tuple, kwargs: dict[str, Any]) -> None:
+    """dynamic "auto": a region's first compile is already general in batch, token count and resolution.
+
+    Every size of its tensor inputs (also those in a tuple or list argument) is marked dynamic, weakly
+    (`maybe_mark_dynamic`): a size the code ties to the weights (channels, heads, rope's pairs) or branches on
+    is specialised again, silently. Size 1 stays specialised (torch's rule, and a broadcast input such as Wan's
+    rope table cannot be told from batch 1), so batch 1 and larger batches are two compiled entries.
+    """
+    for value in (*args, *kwargs.values()):
+        for tensor in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(tensor, torch.Tensor) and tensor.ndim:
+                torch._dynamo.maybe_mark_dynamic(tensor, list(range(tensor.ndim)))
+
+
+class _StagedInputs(threading.local):
+    """The inputs of the region call under way in this thread, marked dynamic only when dynamo starts compiling
+    (its start callback runs before tracing): marking costs ~30 us a tensor, too much for every block call."""
+
+    inputs: tuple[tuple, dict[str, Any]] | None = None
+
+    def mark(self) -> None:
+        if self.inputs is not None:
+            mark_sizes_dynamic(*self.inputs)
+
+
+_STAGED = _StagedInputs()
+observe.on_compile_start(_STAGED.mark)
 
 
 class _CompiledRegion(torch.nn.Module):
@@ -196,6 +225,12 @@ class CompiledModel:
         if label in self.failed:
             return eager(*(args[1:] if bound else args), **kwargs)
         mark = self.observer.mark()
+        staged = _STAGED.inputs
+        if self.config.dynamic == "auto":
+            if mark.hooked:
+                _STAGED.inputs = (args, kwargs)
+            else:  # no compile-start hook in this torch: mark on every call
+                mark_sizes_dynamic(args, kwargs)
         try:
             return compiled(*args, **kwargs)
         except Exception as err:
@@ -208,6 +243,7 @@ class CompiledModel:
             log.warning("Afterburner compile: %s failed (%s); running eager", label, err)
             return eager(*(args[1:] if bound else args), **kwargs)
         finally:
+            _STAGED.inputs = staged
             self.observer.report(mark, label, entry)
 
     # --- swapping ------------------------------------------------------------------------------------------

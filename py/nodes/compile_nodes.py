@@ -38,9 +38,9 @@ class AfterburnerCompile(io.ComfyNode):
                                        "(GPU only). max-autotune: benchmarks kernel choices, much slower compile. "
                                        "max-autotune-no-cudagraphs: the same without CUDA graphs."),
                 io.Combo.Input("dynamic", options=["auto", "on", "off"], default="auto",
-                               tooltip="auto: the first change of resolution, batch size or prompt length "
-                                       "recompiles once with that size dynamic, then never again. on: dynamic from "
-                                       "the start (one compile, slightly slower code). off: one compile per shape."),
+                               tooltip="auto: the first compile already serves every resolution and prompt "
+                                       "length; going from batch 1 to a larger batch compiles once more. on: "
+                                       "everything dynamic from the start. off: one compile per shape."),
                 io.Boolean.Input("fullgraph", default=False,
                                  tooltip="Require each compiled region to be one graph; a graph break becomes an "
                                          "error naming the block (debugging). Off: breaks run as Python."),

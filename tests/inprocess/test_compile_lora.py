@@ -49,7 +49,8 @@ def test_weight_patch_under_compile_matches_eager_and_recompiles_once(family):
     lora_after_compile = with_weight_patch(fast)  # a LoRA loader after the compile node
     torch.testing.assert_close(sample(lora_after_compile, family), eager_lora, **TOL)
     per_class = collections.Counter(e["target"].split(" ")[1] for e in events.compiles)
-    # patched weights are new tensors made under inference mode (another dispatch key set): one recompile
+    # patched weights are new Parameters, requires_grad False (ComfyUI's set_attr_param), where the built ones
+    # require grad (and, built outside inference mode, have another dispatch key set): one recompile
     assert all(n <= 1 for n in per_class.values()), events.compiles
     assert all(e["recompile"] for e in events.compiles)
 
