@@ -44,10 +44,10 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def _compiled(model: Any, scope: str) -> Any:
+def _compiled(model: Any, scope: str, mode: str) -> Any:
     from afterburner.py.nodes.compile_nodes import AfterburnerCompile
 
-    return AfterburnerCompile.execute(model, backend="inductor", mode="default", dynamic="auto", fullgraph=False,
+    return AfterburnerCompile.execute(model, backend="inductor", mode=mode, dynamic="auto", fullgraph=False,
                                       scope=SCOPES[scope], save_compiled=True).result[0]
 
 
@@ -73,14 +73,14 @@ def child(phase: str, scope: str, artifacts: str, options: dict[str, Any]) -> di
     if phase == "warm":
         from torch._dynamo.utils import get_compilation_metrics
 
-        compiled = _compiled(model, scope)  # loads the artifacts the cold process saved
+        compiled = _compiled(model, scope, options["mode"])  # loads the artifacts the cold process saved
         warm = _timed(lambda: full_flux.sample(compiled, 1, size))
         misses = sum(m.inductor_fx_local_cache_miss_count or 0 for m in get_compilation_metrics())
         return {"warm_restart_s": warm, "warm_codegen_misses": misses}
 
     full_flux.sample(model, 2, size)  # CUDA context, cuBLAS handles, ComfyUI's first load
     eager = _steady(model, size)
-    compiled = _compiled(model, scope)
+    compiled = _compiled(model, scope, options["mode"])
     cold = _timed(lambda: full_flux.sample(compiled, 1, size))
     full_flux.sample(compiled, STEADY_STEPS, size)  # anything the later steps still compile
     first = len(_compiles())
@@ -118,16 +118,18 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"# Afterburner Compile on a GPU: {env['gpu']}",
         "",
         f"Full-size Flux.1-dev architecture ({report['depth']} double + {report['single_depth']} single blocks), "
-        f"random {env['dtype']} weights, {report['size']}x{report['size']} px, euler, cfg 1; inductor, mode default, "
-        f"dynamic auto; torch {env['torch']}, ComfyUI {env['comfyui']}, {env['cpu_cores']} CPU cores. Produced by "
+        f"random {env['dtype']} weights, {report['size']}x{report['size']} px, euler, cfg 1; inductor, dynamic auto; "
+        f"torch {env['torch']}, ComfyUI {env['comfyui']}, {env['cpu_cores']} CPU cores. Produced by "
         "`bench/gpu_compile.py`.",
         "",
-        "| scope | cold start (s) | warm restart (s) | step (s) | eager step (s) | speed-up | recompiles after first |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| scope | mode | cold start (s) | warm restart (s) | step (s) | eager step (s) | speed-up "
+        "| recompiles after first |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in report["rows"]:
         sweep = str(row["recompiles_after_first"]) if row["sweep"] else "not swept"
-        lines.append(f"| {row['scope']} | {row['cold_s']:.1f} | {row['warm_restart_s']:.1f} | {row['step_s']:.3f} | "
+        lines.append(f"| {row['scope']} | {row.get('mode', 'default')} | {row['cold_s']:.1f} | "
+                     f"{row['warm_restart_s']:.1f} | {row['step_s']:.3f} | "
                      f"{row['eager_step_s']:.3f} | {row['eager_step_s'] / row['step_s']:.2f}x | {sweep} |")
     tflop = full_flux.tflop_per_step(report["size"], report["depth"], report["single_depth"], report["width"])
     rates = "; ".join(f"{row['scope']}: eager {tflop / row['eager_step_s']:.0f}, compiled {tflop / row['step_s']:.0f}"
@@ -146,6 +148,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scopes", default="block,whole")
     parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--mode", default="default", help="inductor mode (the node's `mode` input)")
     parser.add_argument("--sweep", default="768,1024,1280", help="resolutions for the recompile sweep ('' for none)")
     parser.add_argument("--depth", type=int, help="double blocks (default: Flux.1-dev's 19)")
     parser.add_argument("--single-depth", type=int, help="single blocks (default: Flux.1-dev's 38)")
@@ -158,8 +161,8 @@ def main() -> None:
         Path(out).write_text(json.dumps(child(phase, scope, artifacts, json.loads(options))))
         return
 
-    options = {"size": args.size, "depth": args.depth, "single_depth": args.single_depth, "width": args.width,
-               "sweep": [int(s) for s in args.sweep.split(",") if s]}
+    options = {"mode": args.mode, "size": args.size, "depth": args.depth, "single_depth": args.single_depth,
+               "width": args.width, "sweep": [int(s) for s in args.sweep.split(",") if s]}
     path = args.out / "gpu_compile.json"
     report = json.loads(path.read_text()) if path.exists() else {"rows": []}
     work = Path(tempfile.mkdtemp(prefix="afterburner-gpu-compile-"))
@@ -167,14 +170,15 @@ def main() -> None:
         artifacts = work / f"{scope}-artifacts"
         cold = _run_child("cold", scope, artifacts, options)
         warm = _run_child("warm", scope, artifacts, options)
-        row = {"arch": "flux_dev_size", "scope": scope, "cold_s": round(cold["cold_s"], 2),
+        row = {"arch": "flux_dev_size", "scope": scope, "mode": args.mode, "cold_s": round(cold["cold_s"], 2),
                "warm_restart_s": round(warm["warm_restart_s"], 2), "step_s": round(cold["step_s"], 4),
                "eager_step_s": round(cold["eager_step_s"], 4), "sweep": options["sweep"],
                "recompiles_after_first": cold["recompiles_after_first"],
                "compiles_in_first_calls": cold["compiles_in_first_calls"],
                "warm_codegen_misses": warm["warm_codegen_misses"], "sweep_s": round(cold["sweep_s"], 1),
                "sweep_reasons": cold["sweep_reasons"]}
-        report["rows"] = [r for r in report["rows"] if r["scope"] != scope] + [row]
+        report["rows"] = [r for r in report["rows"] if (r["scope"], r.get("mode", "default")) != (scope, args.mode)]
+        report["rows"].append(row)
         report.update(environment=_environment(), size=args.size,
                       depth=args.depth or full_flux.FLUX_DEV["depth"],
                       single_depth=args.single_depth or full_flux.FLUX_DEV["depth_single_blocks"],
