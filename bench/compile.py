@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):
+    sys.path.insert(0, str(REPO))
+from bench.child_process import run_child  # noqa: E402
+
 RESULTS = REPO / "bench" / "results"
 ARCHS = ("flux", "flux_deep", "sdxl", "wan21")
 SCOPES = {"whole": "whole model", "block": "per block"}
@@ -169,19 +172,8 @@ def child(phase: str, arch: str, scope: str, artifacts: str) -> dict[str, Any]:
 # --- parent: orchestration ----------------------------------------------------------------------------------
 
 def _run_child(phase: str, arch: str, scope: str, artifacts: Path, inductor_dir: Path) -> dict[str, Any]:
-    out = Path(tempfile.mkstemp(prefix="afterburner-bench-", suffix=".json")[1])
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TORCHINDUCTOR_COMPILE_THREADS": "1",
-           "TORCHINDUCTOR_CACHE_DIR": str(inductor_dir), "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", phase, arch, scope, str(artifacts), str(out)]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{phase} {arch} {scope} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
-    result = json.loads(out.read_text())
-    out.unlink()
-    print(f"  {phase:5s} {arch:10s} {scope:6s} {time.perf_counter() - start:7.1f}s  "
-          f"{ {k: v for k, v in result.items() if k != 'sweep_reasons'} }", flush=True)
-    return result
+    env = {"OMP_NUM_THREADS": "1", "TORCHINDUCTOR_COMPILE_THREADS": "1", "TORCHINDUCTOR_CACHE_DIR": str(inductor_dir)}
+    return run_child(Path(__file__).resolve(), [phase, arch, scope, str(artifacts)], env, f"{phase} {arch} {scope}")
 
 
 def _warm_restart(arch: str, scope: str, artifacts: Path) -> tuple[float, int]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import full_flux
+from bench.child_process import run_child
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SCOPES = {"whole": "whole model", "block": "per block"}
@@ -96,20 +96,9 @@ def child(phase: str, scope: str, artifacts: str, options: dict[str, Any]) -> di
 
 
 def _run_child(phase: str, scope: str, artifacts: Path, options: dict[str, Any]) -> dict[str, Any]:
-    out = Path(tempfile.mkstemp(prefix="afterburner-gpu-bench-", suffix=".json")[1])
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "TORCHINDUCTOR_CACHE_DIR": tempfile.mkdtemp(prefix=f"afterburner-inductor-{phase}-")}
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", phase, scope, str(artifacts), str(out),
-           json.dumps(options)]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{phase} {scope} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
-    result = json.loads(out.read_text())
-    out.unlink()
-    print(f"  {phase:5s} {scope:6s} {time.perf_counter() - start:7.1f}s  "
-          f"{ {k: v for k, v in result.items() if k != 'sweep_reasons'} }", flush=True)
-    return result
+    env = {"TORCHINDUCTOR_CACHE_DIR": tempfile.mkdtemp(prefix=f"afterburner-inductor-{phase}-")}
+    return run_child(Path(__file__).resolve(), [phase, scope, str(artifacts), json.dumps(options)], env,
+                     f"{phase} {scope}")
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -154,10 +143,10 @@ def main() -> None:
     parser.add_argument("--single-depth", type=int, help="single blocks (default: Flux.1-dev's 38)")
     parser.add_argument("--width", type=int, help="hidden size, a multiple of 128 (default: Flux.1-dev's 3072)")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--child", nargs=5, metavar=("PHASE", "SCOPE", "ARTIFACTS", "OUT", "OPTIONS"))
+    parser.add_argument("--child", nargs=5, metavar=("PHASE", "SCOPE", "ARTIFACTS", "OPTIONS", "OUT"))
     args = parser.parse_args()
     if args.child:
-        phase, scope, artifacts, out, options = args.child
+        phase, scope, artifacts, options, out = args.child
         Path(out).write_text(json.dumps(child(phase, scope, artifacts, json.loads(options))))
         return
 
