@@ -23,6 +23,7 @@ import folder_paths  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from comfy.ldm.modules.attention import attention_pytorch  # noqa: E402
+from test_cache_correctness import options_snapshot  # noqa: E402
 
 from afterburner.py.compile import persist  # noqa: E402
 from afterburner.py.compile.artifacts import FOLDER_NAME  # noqa: E402
@@ -116,23 +117,6 @@ class Events:
         bus = get_bus()
         bus.flush()
         return self._after(bus.history.notices, self._last_notice)
-
-
-def options_snapshot(model) -> Any:
-    """Everything a node could change on a ModelPatcher, as nested plain data with object identities."""
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {key: walk(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [walk(item) for item in value]
-        if isinstance(value, (str, int, float, bool, type(None))):
-            return value
-        return ("id", id(value))
-
-    return walk({"model_options": model.model_options, "wrappers": model.wrappers, "callbacks": model.callbacks,
-                 "patches": model.patches, "object_patches": model.object_patches,
-                 "patches_uuid": str(model.patches_uuid), "attachments": model.attachments})
 
 
 def module_snapshot(model) -> dict[str, Any]:
