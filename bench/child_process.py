@@ -29,5 +29,5 @@ def run_child(script: Path, args: list[str], env: dict[str, str], label: str) ->
     result = json.loads(out.read_text())
     out.unlink()
     print(f"  {label:24s} {time.perf_counter() - start:7.1f}s  "
-          f"{ {k: v for k, v in result.items() if k != 'sweep_reasons'} }", flush=True)
+          f"{ {k: v for k, v in result.items() if k not in ('sweep_reasons', 'environment')} }", flush=True)
     return result

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -90,7 +89,8 @@ def child(phase: str, scope: str, artifacts: str, options: dict[str, Any]) -> di
         for batch in (1, 2):
             full_flux.sample(compiled, 2, sweep_size, batch)
     events = _compiles()
-    return {"cold_s": cold, "step_s": step, "eager_step_s": eager, "compiles_in_first_calls": first,
+    return {"environment": full_flux.environment(), "cold_s": cold, "step_s": step, "eager_step_s": eager,
+            "compiles_in_first_calls": first,
             "recompiles_after_first": len(events) - first, "sweep_s": time.perf_counter() - sweep_start,
             "sweep_reasons": [event["reason"][:200] for event in events[first:]]}
 
@@ -168,7 +168,7 @@ def main() -> None:
                "sweep_reasons": cold["sweep_reasons"]}
         report["rows"] = [r for r in report["rows"] if (r["scope"], r.get("mode", "default")) != (scope, args.mode)]
         report["rows"].append(row)
-        report.update(environment=_environment(), size=args.size,
+        report.update(environment=cold["environment"], size=args.size,
                       depth=args.depth or full_flux.FLUX_DEV["depth"],
                       single_depth=args.single_depth or full_flux.FLUX_DEV["depth_single_blocks"],
                       width=args.width or full_flux.FLUX_DEV["hidden_size"])
@@ -176,15 +176,6 @@ def main() -> None:
         path.write_text(json.dumps(report, indent=2) + "\n")  # after each scope: a later one may run out of time
         (args.out / "gpu_compile.md").write_text(render_markdown(report))
     print(render_markdown(report))
-
-
-def _environment() -> dict[str, str]:
-    """The parent does not boot ComfyUI; a small child reports what the measuring processes ran on."""
-    code = ("import json; from bench import full_flux; full_flux.boot(); "
-            "print(json.dumps(full_flux.environment()))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parent.parent, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ class CompileConfig:
     mode: inductor's mode; ignored (with a note) by other backends.
     dynamic: "auto" compiles the sizes of each region's inputs dynamic from the first compile, except those
         the code fixes (channels, heads) and size 1 (torch specialises it: going from batch 1 to a larger
-        batch recompiles once); "on" is torch's dynamic=True (every size dynamic, size 1 specialised too);
+        batch recompiles once); a DiT's whole-model graph is left static, since its position ids fix the
+        resolution anyway; "on" is torch's dynamic=True (every size dynamic, size 1 specialised too);
         "off" specialises every shape (one compile per shape).
     fullgraph: refuse graph breaks (a break becomes an error that names the block).
     scope: "per block" compiles each block of the family's stages, sharing compiled code between blocks of
