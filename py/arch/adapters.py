@@ -31,12 +31,16 @@ class Adapter:
     stages: block stages in execution order; empty when ComfyUI offers no block replacement.
     model_wrapper: "diffusion_model" when the family's forward runs WrappersMP.DIFFUSION_MODEL wrappers,
         else "apply_model" (every model has that one).
+    inner_forward: the method the family's `_forward` calls once it has made the position ids (Flux's
+        `forward_orig`), or None. A whole-model compile starts there: the ids come from torch.linspace over
+        the latent's size, which would fix the resolution of a graph that made them.
     """
 
     family: str
     classes: tuple[str, ...]
     stages: tuple[Stage, ...] = ()
     model_wrapper: str = "diffusion_model"
+    inner_forward: str | None = None
 
     def block_counts(self, diffusion_model: torch.nn.Module) -> tuple[int, ...]:
         return tuple(len(getattr(diffusion_model, stage.attribute)) for stage in self.stages)
@@ -45,10 +49,10 @@ class Adapter:
 _DOUBLE_SINGLE = (Stage("double_block", "double_blocks"), Stage("single_block", "single_blocks"))
 
 ADAPTERS: tuple[Adapter, ...] = (
-    Adapter("flux", ("Flux",), _DOUBLE_SINGLE),
-    Adapter("chroma", ("Chroma",), _DOUBLE_SINGLE),
-    Adapter("hunyuan_video", ("HunyuanVideo",), _DOUBLE_SINGLE),
-    Adapter("wan", ("WanModel",), (Stage("double_block", "blocks"),)),
+    Adapter("flux", ("Flux",), _DOUBLE_SINGLE, inner_forward="forward_orig"),
+    Adapter("chroma", ("Chroma",), _DOUBLE_SINGLE, inner_forward="forward_orig"),
+    Adapter("hunyuan_video", ("HunyuanVideo",), _DOUBLE_SINGLE, inner_forward="forward_orig"),
+    Adapter("wan", ("WanModel",), (Stage("double_block", "blocks"),), inner_forward="forward_orig"),
     Adapter("ltxv", ("LTXVModel",), (Stage("double_block", "transformer_blocks"),)),
     Adapter("qwen_image", ("QwenImageTransformer2DModel",), (Stage("double_block", "transformer_blocks"),)),
     Adapter("sd3", ("OpenAISignatureMMDITWrapper", "MMDiT"), (Stage("double_block", "joint_blocks"),),

@@ -22,11 +22,11 @@ class CompileConfig:
 
     backend: torch.compile backend; "cudagraphs" needs CUDA (without it the model runs eager and says so).
     mode: inductor's mode; ignored (with a note) by other backends.
-    dynamic: "auto" compiles the sizes of each region's inputs dynamic from the first compile, except those
+    dynamic: "auto" compiles the sizes of each block's inputs dynamic from the first compile, except those
         the code fixes (channels, heads) and size 1 (torch specialises it: going from batch 1 to a larger
-        batch recompiles once); a DiT's whole-model graph is left static, since its position ids fix the
-        resolution anyway; "on" is torch's dynamic=True (every size dynamic, size 1 specialised too);
-        "off" specialises every shape (one compile per shape).
+        batch recompiles once); a whole-model graph compiles static first (a dynamic one is much slower to
+        compile) and general in every size at its first recompile; "on" is torch's dynamic=True (every size
+        dynamic, size 1 specialised too); "off" specialises every shape (one compile per shape).
     fullgraph: refuse graph breaks (a break becomes an error that names the block).
     scope: "per block" compiles each block of the family's stages, sharing compiled code between blocks of
         one class; "whole model" compiles the diffusion model's forward as one region.

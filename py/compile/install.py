@@ -1,6 +1,7 @@
 """Put compilation on a model: clone it, plan the regions, register the keyed wrappers, load saved artifacts.
 
-Nothing is written to the input model; bypassing the node hands the original back untouched. Anything that
+Nothing is written to the input model; bypassing the node hands the original back untouched. (While the
+compiled clone samples, the weights they share do not require grad: `grad_flags` says why.) Anything that
 makes compiling impossible here (cudagraphs without CUDA, no C++ compiler on CPU, no triton on a GPU)
 returns an uncompiled clone and says why: the workflow still runs, eagerly.
 """
@@ -13,11 +14,12 @@ import shutil
 
 import torch
 from comfy.model_patcher import ModelPatcher
-from comfy.patcher_extension import WrappersMP
+from comfy.patcher_extension import CallbacksMP, WrappersMP
 
 from . import persist
 from .artifacts import ArtifactStore, default_store
 from .config import CompileConfig
+from .grad_flags import WeightsWithoutGrad
 from .regions import plan_for
 from .runtime import WRAPPER_KEY, CompiledModel
 
@@ -91,6 +93,8 @@ def install_compile(model: ModelPatcher, config: CompileConfig, store: ArtifactS
     patched = model.clone()
     for kind in (WrappersMP.APPLY_MODEL, WrappersMP.DIFFUSION_MODEL):
         patched.remove_wrappers_with_key(kind, WRAPPER_KEY)  # applying the node twice: the last one wins
+    for kind in (CallbacksMP.ON_PRE_RUN, CallbacksMP.ON_CLEANUP):
+        patched.remove_callbacks_with_key(kind, WRAPPER_KEY)
     diffusion_model = patched.get_model_object("diffusion_model")
     device = torch.device(patched.load_device)
     blocker = _blocker(config, device)
@@ -124,6 +128,9 @@ def install_compile(model: ModelPatcher, config: CompileConfig, store: ArtifactS
             return compiled.apply_model_wrapper(executor, *args, **kwargs)
 
         patched.add_wrapper_with_key(WrappersMP.APPLY_MODEL, WRAPPER_KEY, apply_model_wrapper)
+    weights = WeightsWithoutGrad()
+    patched.add_callback_with_key(CallbacksMP.ON_PRE_RUN, WRAPPER_KEY, weights.turn_off)
+    patched.add_callback_with_key(CallbacksMP.ON_CLEANUP, WRAPPER_KEY, weights.restore)
     patched.model_options[OPTIONS_KEY] = config
     mode = f" {config.mode}" if config.backend == "inductor" else ""
     summary = (f"{plan.describe()}; {config.backend}{mode}, dynamic {config.dynamic}"

@@ -26,13 +26,15 @@ class BlockRegion:
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """scope: what is compiled. forward_hook: where a whole-model compile enters (the family's
-    DIFFUSION_MODEL wrapper chain, or APPLY_MODEL for families without one). blocks: the family's blocks
-    (also used by a whole-model compile while another node replaces blocks)."""
+    DIFFUSION_MODEL wrapper chain, or APPLY_MODEL for families without one). inner_forward: the method a
+    whole-model compile compiles inside that chain, when the family has one (`Adapter.inner_forward`). blocks:
+    the family's blocks (also used by a whole-model compile while another node replaces blocks)."""
 
     family: str
     model_label: str
     scope: Literal["block", "whole"]
     forward_hook: Literal["diffusion_model", "apply_model"]
+    inner_forward: str | None
     blocks: tuple[BlockRegion, ...]
     notes: tuple[str, ...] = ()
 
@@ -62,4 +64,5 @@ def plan_for(diffusion_model: torch.nn.Module, config: CompileConfig) -> Plan:
         scope = "whole"
         notes.append(f"{adapter.family} ({label}) has no block stages Afterburner knows: compiling the whole model "
                      "instead of per block")
-    return Plan(adapter.family, label, scope, adapter.model_wrapper, tuple(blocks), tuple(notes))  # type: ignore[arg-type]
+    return Plan(adapter.family, label, scope, adapter.model_wrapper, adapter.inner_forward,  # type: ignore[arg-type]
+                tuple(blocks), tuple(notes))

@@ -3,9 +3,11 @@
 LoRA-safety: nothing is compiled into the model. Compiled blocks wrap the model's own block modules
 (torch.compile's OptimizedModule keeps the original as `_orig_mod`), and they sit in the block lists only
 while an APPLY_MODEL call runs, so ComfyUI loads, patches and unpatches the real weights as usual and the
-compiled code reads whatever weights are there. A whole-model compile replaces only the innermost function
-of the family's DIFFUSION_MODEL wrapper chain (`_forward`), so every DIFFUSION_MODEL wrapper (the cache's
-skip decision, other packs) stays outside compiled code whatever order the nodes were applied in.
+compiled code reads whatever weights are there. A whole-model compile replaces only code inside the family's
+DIFFUSION_MODEL wrapper chain: the family's inner forward (Flux's `forward_orig`, behind the position ids,
+which would fix the resolution), else the chain's innermost function (`_forward`). Every DIFFUSION_MODEL
+wrapper (the cache's skip decision, other packs) stays outside compiled code whatever order the nodes were
+applied in.
 
 Block replacements (`patches_replace["dit"]`, how the cache skips blocks) run outside compiled regions when
 blocks are compiled: the family's forward calls the replacement, which calls the compiled block, or does not
@@ -170,10 +172,12 @@ class CompiledModel:
         self.key = key
         self.failed: dict[str, str] = {}
         self._regions: dict[int, tuple[torch.nn.Module, _CompiledRegion]] = {}
-        self._forwards: dict[int, tuple[torch.nn.Module, Callable]] = {}
+        self._forwards: dict[tuple[int, int], tuple[Any, Callable, Callable]] = {}
         self._noted: set[str] = set()
+        self._whole: set[str] = set()  # labels of whole-model regions
+        self._ran: set[str] = set()
         self._swap_depth: dict[int, int] = {}
-        self._originals: dict[int, list[tuple[str, Any]]] = {}
+        self._undo: dict[int, Callable[[], None]] = {}
         self._lock = threading.RLock()
 
     # --- compiled callables, made once per module --------------------------------------------------------
@@ -194,18 +198,19 @@ class CompiledModel:
         with self._lock:
             return self._region_locked(module, label)
 
-    def forward_for(self, executor: Any) -> Callable:
-        """The compiled innermost function of a DIFFUSION_MODEL chain (the family's `_forward`), bound to its
-        model; whatever bound method the family hands the chain, found through the executor, not by name."""
-        original = executor.original
+    def compiled_method(self, original: Callable) -> Callable:
+        """`original` (a bound method, or any callable) compiled, called with the same arguments. A bound method
+        is compiled as its function with the owner passed in, so one compiled code serves every instance."""
         owner, function = getattr(original, "__self__", None), getattr(original, "__func__", None)
         if owner is None or function is None:  # not a bound method: compile the callable itself
             owner, function = original, original
         with self._lock:
-            entry = self._forwards.get(id(owner))
-            if entry is None or entry[0] is not owner:
+            key = (id(owner), id(function))
+            entry = self._forwards.get(key)
+            if entry is None or entry[0] is not owner or entry[1] is not function:
                 compiled = self._compile(function)
                 label = f"diffusion_model {type(owner).__name__}"
+                self._whole.add(label)
                 bound = owner is not function
 
                 def run(*args: Any, **kwargs: Any) -> Any:
@@ -214,9 +219,9 @@ class CompiledModel:
                     return self.call(compiled, original, label, full, kwargs, bound=bound,
                                      entry=(function.__name__,))
 
-                entry = (owner, run)
-                self._forwards[id(owner)] = entry
-            return entry[1]
+                entry = (owner, function, run)
+                self._forwards[key] = entry
+            return entry[2]
 
     # --- one region call --------------------------------------------------------------------------------
 
@@ -226,15 +231,18 @@ class CompiledModel:
             return eager(*(args[1:] if bound else args), **kwargs)
         mark = self.observer.mark()
         staged = _STAGED.inputs
-        # A DiT's whole-model graph (`bound`: its compiled `_forward`) fixes the resolution anyway (position ids from
-        # torch.linspace(steps=...)); marking would only make that one big compile slower (H100, Flux: 188 s vs 90 s).
-        if self.config.dynamic == "auto" and not bound:
+        # A whole-model graph is marked only once it has run: its first compile stays static, as marking makes one
+        # big compile much slower (H100, Flux: 188 s vs 77 s), and its first recompile (a new resolution, prompt
+        # length or batch) is general in every size.
+        if self.config.dynamic == "auto" and (label not in self._whole or label in self._ran):
             if mark.hooked:
                 _STAGED.inputs = (args, kwargs)
             else:  # no compile-start hook in this torch: mark on every call
                 mark_sizes_dynamic(args, kwargs)
         try:
-            return compiled(*args, **kwargs)
+            out = compiled(*args, **kwargs)
+            self._ran.add(label)
+            return out
         except Exception as err:
             if not _is_compile_failure(err):
                 raise
@@ -251,23 +259,15 @@ class CompiledModel:
     # --- swapping ------------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _swapped(self, owner: Any, paths: list[tuple[str, str]]) -> Iterator[None]:
-        """Compiled regions at `paths` of `owner` while the block runs. Reference-counted per owner, so a nested
-        or concurrent call (newer ComfyUI may run CFG chunks in threads) never restores them under another."""
+    def _swapped(self, owner: Any, swap: Callable[[], Callable[[], None]]) -> Iterator[None]:
+        """Compiled code swapped into `owner` (`swap` does it and returns its undo) while the block runs.
+        Reference-counted per owner, so a nested or concurrent call (newer ComfyUI may run CFG chunks in
+        threads) never undoes it under another."""
         with self._lock:
             depth = self._swap_depth.get(id(owner), 0)
-            self._swap_depth[id(owner)] = depth + 1
             if depth == 0:
-                originals = []
-                try:
-                    for path, label in paths:
-                        module = comfy.utils.get_attr(owner, path)
-                        originals.append((path, module))
-                        comfy.utils.set_attr(owner, path, self._region_locked(module, label))
-                except BaseException:
-                    self._restore(owner, originals)
-                    raise
-                self._originals[id(owner)] = originals
+                self._undo[id(owner)] = swap()
+            self._swap_depth[id(owner)] = depth + 1
         try:
             yield
         finally:
@@ -275,18 +275,50 @@ class CompiledModel:
                 self._swap_depth[id(owner)] -= 1
                 if self._swap_depth[id(owner)] == 0:
                     del self._swap_depth[id(owner)]
-                    self._restore(owner, self._originals.pop(id(owner), []))
+                    self._undo.pop(id(owner))()
 
-    @staticmethod
-    def _restore(owner: Any, originals: list[tuple[str, Any]]) -> None:
-        for path, module in reversed(originals):
-            comfy.utils.set_attr(owner, path, module)
+    def _set_regions(self, owner: Any, paths: list[tuple[str, str]]) -> Callable[[], None]:
+        originals: list[tuple[str, Any]] = []
+
+        def undo() -> None:
+            for path, module in reversed(originals):
+                comfy.utils.set_attr(owner, path, module)
+
+        try:
+            for path, label in paths:
+                module = comfy.utils.get_attr(owner, path)
+                originals.append((path, module))
+                comfy.utils.set_attr(owner, path, self._region_locked(module, label))
+        except BaseException:
+            undo()
+            raise
+        return undo
+
+    def _set_method(self, owner: torch.nn.Module, name: str) -> Callable[[], None]:
+        """An instance attribute shadows the class's method: the compiled one, for this call. Whatever
+        `owner.<name>` is now (another pack's object patch included) is what gets compiled and put back."""
+        patched = name in vars(owner)
+        previous = vars(owner).get(name)
+        object.__setattr__(owner, name, self.compiled_method(getattr(owner, name)))
+
+        def undo() -> None:
+            if patched:
+                object.__setattr__(owner, name, previous)
+            else:
+                object.__delattr__(owner, name)
+
+        return undo
 
     def blocks_swapped(self, diffusion_model: torch.nn.Module) -> contextlib.AbstractContextManager:
-        return self._swapped(diffusion_model, [(region.path, region.label) for region in self.plan.blocks])
+        paths = [(region.path, region.label) for region in self.plan.blocks]
+        return self._swapped(diffusion_model, lambda: self._set_regions(diffusion_model, paths))
 
     def module_swapped(self, base_model: Any, path: str, label: str) -> contextlib.AbstractContextManager:
-        return self._swapped(base_model, [(path, label)])
+        self._whole.add(label)
+        return self._swapped(base_model, lambda: self._set_regions(base_model, [(path, label)]))
+
+    def method_swapped(self, diffusion_model: torch.nn.Module, name: str) -> contextlib.AbstractContextManager:
+        return self._swapped(diffusion_model, lambda: self._set_method(diffusion_model, name))
 
     def note_once(self, key: str, message: str) -> None:
         if key not in self._noted:
@@ -321,12 +353,16 @@ class CompiledModel:
             self.after_call()
 
     def diffusion_model_wrapper(self, executor: Any, *args: Any, **kwargs: Any) -> Any:
-        """DIFFUSION_MODEL: whole scope; the compiled `_forward` becomes the innermost function of the chain."""
+        """DIFFUSION_MODEL: whole scope. The family's inner forward (Flux's `forward_orig`) is compiled where
+        there is one, else the innermost function of the chain (the family's `_forward`)."""
         diffusion_model = executor.class_obj
         try:
             if self.blocks_replaced(transformer_options_of(args, kwargs)):
                 self._note_whole_to_blocks()
                 with self.blocks_swapped(diffusion_model):
+                    return executor(*args, **kwargs)
+            if self.plan.inner_forward is not None:
+                with self.method_swapped(diffusion_model, self.plan.inner_forward):
                     return executor(*args, **kwargs)
             if not all(hasattr(executor, name) for name in ("original", "wrappers", "idx")):  # ComfyUI changed it
                 self.note_once("executor", f"{self.plan.model_label}: this ComfyUI's wrapper executor is unknown to "
@@ -335,7 +371,7 @@ class CompiledModel:
                                "unknown to Afterburner; whole-model compile is off (running uncompiled)")
                 with self.blocks_swapped(diffusion_model) if self.plan.blocks else contextlib.nullcontext():
                     return executor(*args, **kwargs)
-            inner = WrapperExecutor.new_class_executor(self.forward_for(executor), diffusion_model,
+            inner = WrapperExecutor.new_class_executor(self.compiled_method(executor.original), diffusion_model,
                                                        executor.wrappers, executor.idx + 1)
             return inner.execute(*args, **kwargs)
         finally:

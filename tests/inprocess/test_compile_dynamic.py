@@ -12,6 +12,7 @@ import pytest
 import torch
 from test_compile_correctness import (
     FIRST_CALL_COMPILES,
+    TOL,
     Events,
     build,
     compile_isolation,  # noqa: F401 - its autouse fixture
@@ -64,4 +65,22 @@ def test_whole_model_compile_does_not_recompile_for_another_step_count():
     with torch.compiler.set_stance("fail_on_recompile"):
         for steps in (2, 5, 9):
             sample(model, "sdxl", steps=steps, cfg=4.0, seed=steps)
+    assert events.compiles == []
+
+
+def test_whole_model_compile_of_a_dit_recompiles_once_for_a_new_resolution_then_never():
+    """A DiT's whole-model compile starts behind its position ids (torch.linspace over the latent's size), so
+    the first new resolution makes the sizes dynamic (torch's automatic dynamic) and no later one recompiles;
+    the compiled method is the model's only while a call runs."""
+    model = compiled(build("flux"), scope="whole model")
+    reference = sample(build("flux"), "flux", size=80)
+    sample(model, "flux", size=64)
+    events = Events()
+    torch.testing.assert_close(sample(model, "flux", size=80), reference, **TOL)
+    assert len(events.compiles) <= 1 and all(e["target"] == "diffusion_model Flux" for e in events.compiles)
+    assert "forward_orig" not in vars(model.get_model_object("diffusion_model"))
+    events = Events()
+    with torch.compiler.set_stance("fail_on_recompile"):
+        for size, tokens in ((96, 12), (112, 8), (48, 16)):
+            assert torch.isfinite(sample(model, "flux", seed=size, size=size, tokens=tokens)).all()
     assert events.compiles == []
