@@ -222,28 +222,24 @@ def notes() -> list[str]:
         f"recompiles after first: compile events after the first call over {len(SWEEP_SIZES)} resolutions "
         f"{SWEEP_SIZES} px x batch {SWEEP_BATCHES} x LoRA off/on (all linear weights patched; LoRA before and "
         "after the compile node), dynamic auto; each compiled block class counts (flux: 2 classes, wan21: 1). "
-        "The models are built and LoRA'd under inference mode, as ComfyUI's executor loads them. Dynamic auto "
-        "marks every size of a region's inputs dynamic before its first compile, so a new resolution or prompt "
-        "length compiles nothing per block. What is left per block class: batch 1 to 2 (torch specialises size "
-        "1, so batch 1 and larger batches are two entries), and LoRA'd weights, which ComfyUI installs as new "
-        "Parameters with requires_grad False where the loaded ones require grad: a guard, once per batch "
-        "regime (after ComfyUI has unpatched a LoRA, the restored weights are requires_grad False too, so "
-        "toggling LoRA compiles nothing more: tests/inprocess/test_compile_lora.py checks it). Whole model: "
-        "Flux and Wan compute position ids with torch.linspace(steps=...) inside the compiled region, which "
-        "fixes the resolution, so every new "
-        "resolution x batch regime x weight flag is an entry; they reach 8 entries, torch's recompile limit "
-        "(later shapes would run uncompiled, reported as a notice). Reasons per row are in compile.json's "
-        "details.",
+        "The models are built and LoRA'd under inference mode, as ComfyUI's executor loads them. Per block, "
+        "dynamic auto marks every size of a block's inputs dynamic before its first compile, so a new resolution "
+        "or prompt length compiles nothing; a whole-model graph compiles static first and general at its first "
+        "recompile (Flux's and Wan's start behind their position ids, which torch.linspace makes per resolution). "
+        "A LoRA compiles nothing: ComfyUI installs LoRA'd weights as Parameters that do not require grad, and the "
+        "compiled clone turns that flag off on the other weights while it samples (dynamo guards it). What is "
+        "left: batch 1 to 2, since torch specialises size 1, so batch 1 and larger batches are two entries (once "
+        "per block class; for a whole model, once more for the first new resolution at the other batch regime). "
+        "Reasons per row are in compile.json's details.",
         "sdxl has no block stages, so per block compiles the whole UNet: one row.",
         f"flux_deep: the tiny Flux width with {FLUX_DEEP['depth']} double + {FLUX_DEEP['depth_single_blocks']} "
         "single blocks, to show how cold start grows with depth whole vs per block.",
         "Tiny models are dominated by Python and launch overhead on CPU; step times say little about big "
-        "models on a GPU. The machine is shared (2 cores): times are noisy; this run shared it with another "
-        "benchmark, so its times (eager steps too) are higher than an idle machine's.",
+        "models on a GPU. The machine is shared (2 cores): times are noisy.",
         "Marking sizes dynamic up front, measured apart from this table (one process each, same load, flux): "
         "per block, cold start 30.1 s against 29.1 s with static first compiles and steady-state steps within "
         "the noise; whole model, cold start 74.9 s against 45.6 s: a dynamic whole-model graph costs more to "
-        "compile, and Flux and Wan whole-model compiles still recompile per resolution (linspace).",
+        "compile, so a whole model compiles static first.",
     ]
 
 
