@@ -260,7 +260,7 @@ class CompiledModel:
 
     @contextlib.contextmanager
     def _swapped(self, owner: Any, swap: Callable[[], Callable[[], None]]) -> Iterator[None]:
-        """Compiled code swapped into `owner` (`swap` does it and returns its undo) while the block runs.
+        """Compiled code swapped into `owner` (`swap` does it and returns its undo) while the call runs.
         Reference-counted per owner, so a nested or concurrent call (newer ComfyUI may run CFG chunks in
         threads) never undoes it under another."""
         with self._lock:
