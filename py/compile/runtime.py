@@ -124,6 +124,13 @@ def mark_sizes_dynamic(args: tuple, kwargs: dict[str, Any]) -> None:
                 torch._dynamo.maybe_mark_dynamic(tensor, list(range(tensor.ndim)))
 
 
+def patched_per_op(block: torch.nn.Module) -> bool:
+    """Whether ComfyUI patches some of this block's weights per op: in low-VRAM mode a LoRA on an offloaded
+    layer is a `LowVramPatch` keyed by the weight's name. Compiled, such a block guards on that name, so the
+    blocks of one class would each compile their own code until torch's recompile limit."""
+    return any(getattr(m, "weight_function", None) or getattr(m, "bias_function", None) for m in block.modules())
+
+
 class _StagedInputs(threading.local):
     """The inputs of the region call under way in this thread, marked dynamic only when dynamo starts compiling
     (its start callback runs before tracing): marking costs ~30 us a tensor, too much for every block call."""
@@ -277,8 +284,11 @@ class CompiledModel:
                     del self._swap_depth[id(owner)]
                     self._undo.pop(id(owner))()
 
-    def _set_regions(self, owner: Any, paths: list[tuple[str, str]]) -> Callable[[], None]:
+    def _set_regions(self, owner: Any, paths: list[tuple[str, str]], low_vram: bool = False) -> Callable[[], None]:
+        """Compiled regions at `paths`. Under ComfyUI's low-VRAM mode, a block whose weights it patches per op
+        keeps its original (runs uncompiled) and the run says so."""
         originals: list[tuple[str, Any]] = []
+        per_op = 0
 
         def undo() -> None:
             for path, module in reversed(originals):
@@ -287,11 +297,19 @@ class CompiledModel:
         try:
             for path, label in paths:
                 module = comfy.utils.get_attr(owner, path)
+                if low_vram and patched_per_op(module):
+                    per_op += 1
+                    continue
                 originals.append((path, module))
                 comfy.utils.set_attr(owner, path, self._region_locked(module, label))
         except BaseException:
             undo()
             raise
+        if per_op:
+            self.note_once("low_vram", f"{self.plan.model_label}: ComfyUI's low-VRAM mode patches the weights of "
+                                       f"{per_op} of {len(paths)} blocks per op (a LoRA on offloaded layers); they "
+                                       "run uncompiled, as each would compile its own code. The other blocks run "
+                                       "compiled; with more free VRAM all of them would")
         return undo
 
     def _set_method(self, owner: torch.nn.Module, name: str) -> Callable[[], None]:
@@ -309,9 +327,11 @@ class CompiledModel:
 
         return undo
 
-    def blocks_swapped(self, diffusion_model: torch.nn.Module) -> contextlib.AbstractContextManager:
+    def blocks_swapped(self, diffusion_model: torch.nn.Module,
+                       low_vram: bool = True) -> contextlib.AbstractContextManager:
+        """`low_vram`: whether ComfyUI may have offloaded part of the model (False skips looking at every layer)."""
         paths = [(region.path, region.label) for region in self.plan.blocks]
-        return self._swapped(diffusion_model, lambda: self._set_regions(diffusion_model, paths))
+        return self._swapped(diffusion_model, lambda: self._set_regions(diffusion_model, paths, low_vram))
 
     def module_swapped(self, base_model: Any, path: str, label: str) -> contextlib.AbstractContextManager:
         self._whole.add(label)
@@ -347,7 +367,7 @@ class CompiledModel:
                     return executor(*args, **kwargs)
             if self.plan.scope == "whole":
                 self._note_whole_to_blocks()
-            with self.blocks_swapped(diffusion_model):
+            with self.blocks_swapped(diffusion_model, low_vram=bool(getattr(base_model, "model_lowvram", True))):
                 return executor(*args, **kwargs)
         finally:
             self.after_call()
