@@ -18,7 +18,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(REPO / ".cache" / "inductor-tests"))
 
-import comfy.sample  # noqa: E402 - inductor reads its cache dir from the environment
+import comfy.model_management  # noqa: E402 - inductor reads its cache dir from the environment
+import comfy.sample  # noqa: E402
 import folder_paths  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -185,6 +186,26 @@ def test_input_model_is_untouched_and_samples_bit_identically_afterwards():
     assert options_snapshot(model) == snapshot, "sampling the compiled model modified the input model"
     assert module_snapshot(model) == modules, "compiled modules or weight flags were left in the input model"
     assert torch.equal(sample(model, "flux"), before), "the input model samples differently afterwards"
+
+
+def test_an_interrupted_compiled_run_leaves_the_model_as_it_was():
+    """ComfyUI's interrupt (raised from the sampler's step callback) ends a compiled run: the blocks and the
+    weight flags are back as they were, and the next run, compiled or not, is unaffected."""
+    model = build("flux")
+    before = sample(model, "flux")
+    modules = module_snapshot(model)
+    fast = compiled(model)
+    out = sample(fast, "flux")
+
+    def interrupt(step, *args, **kwargs):
+        if step == 1:
+            raise comfy.model_management.InterruptProcessingException()
+
+    with pytest.raises(comfy.model_management.InterruptProcessingException):
+        sample(fast, "flux", callback=interrupt)
+    assert module_snapshot(model) == modules
+    assert torch.equal(sample(fast, "flux"), out)
+    assert torch.equal(sample(model, "flux"), before)
 
 
 def test_cudagraphs_without_cuda_runs_eager_bit_identically_and_says_so():
