@@ -34,6 +34,10 @@ class Adapter:
     inner_forward: the method the family's `_forward` calls once it has made the position ids (Flux's
         `forward_orig`), or None. A whole-model compile starts there: the ids come from torch.linspace over
         the latent's size, which would fix the resolution of a graph that made them.
+    broadcast_inputs: the tensor inputs of the family's blocks, by parameter name, whose dim 0 is 1 at every
+        batch size (Wan's rope table). Every other block input whose dim 0 is the batch is compiled for any
+        batch, batch 1 included. None (families without blocks, or not checked yet) keeps torch's batch-1
+        specialisation: one more compile when the batch grows.
     """
 
     family: str
@@ -41,6 +45,7 @@ class Adapter:
     stages: tuple[Stage, ...] = ()
     model_wrapper: str = "diffusion_model"
     inner_forward: str | None = None
+    broadcast_inputs: tuple[str, ...] | None = None
 
     def block_counts(self, diffusion_model: torch.nn.Module) -> tuple[int, ...]:
         return tuple(len(getattr(diffusion_model, stage.attribute)) for stage in self.stages)
@@ -49,14 +54,16 @@ class Adapter:
 _DOUBLE_SINGLE = (Stage("double_block", "double_blocks"), Stage("single_block", "single_blocks"))
 
 ADAPTERS: tuple[Adapter, ...] = (
-    Adapter("flux", ("Flux",), _DOUBLE_SINGLE, inner_forward="forward_orig"),
-    Adapter("chroma", ("Chroma",), _DOUBLE_SINGLE, inner_forward="forward_orig"),
-    Adapter("hunyuan_video", ("HunyuanVideo",), _DOUBLE_SINGLE, inner_forward="forward_orig"),
-    Adapter("wan", ("WanModel",), (Stage("double_block", "blocks"),), inner_forward="forward_orig"),
-    Adapter("ltxv", ("LTXVModel",), (Stage("double_block", "transformer_blocks"),)),
-    Adapter("qwen_image", ("QwenImageTransformer2DModel",), (Stage("double_block", "transformer_blocks"),)),
+    Adapter("flux", ("Flux",), _DOUBLE_SINGLE, inner_forward="forward_orig", broadcast_inputs=()),
+    Adapter("chroma", ("Chroma",), _DOUBLE_SINGLE, inner_forward="forward_orig", broadcast_inputs=()),
+    Adapter("hunyuan_video", ("HunyuanVideo",), _DOUBLE_SINGLE, inner_forward="forward_orig", broadcast_inputs=()),
+    Adapter("wan", ("WanModel",), (Stage("double_block", "blocks"),), inner_forward="forward_orig",
+            broadcast_inputs=("freqs",)),
+    Adapter("ltxv", ("LTXVModel",), (Stage("double_block", "transformer_blocks"),), broadcast_inputs=()),
+    Adapter("qwen_image", ("QwenImageTransformer2DModel",), (Stage("double_block", "transformer_blocks"),),
+            broadcast_inputs=()),
     Adapter("sd3", ("OpenAISignatureMMDITWrapper", "MMDiT"), (Stage("double_block", "joint_blocks"),),
-            model_wrapper="apply_model"),
+            model_wrapper="apply_model", broadcast_inputs=()),
     Adapter("lumina2", ("NextDiT",)),
     Adapter("unet", ("UNetModel",)),
 )

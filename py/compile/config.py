@@ -23,10 +23,11 @@ class CompileConfig:
     backend: torch.compile backend; "cudagraphs" needs CUDA (without it the model runs eager and says so).
     mode: inductor's mode; ignored (with a note) by other backends.
     dynamic: "auto" compiles the sizes of each block's inputs dynamic from the first compile, except those
-        the code fixes (channels, heads) and size 1 (torch specialises it: going from batch 1 to a larger
-        batch recompiles once); a whole-model graph compiles static first (a dynamic one is much slower to
-        compile) and general in every size at its first recompile; "on" is torch's dynamic=True (every size
-        dynamic, size 1 specialised too); "off" specialises every shape (one compile per shape).
+        the code fixes (channels, heads), the batch as one size that batch 1 does not specialise (for the
+        families whose adapter names their broadcast inputs, `Adapter.broadcast_inputs`); a whole-model graph
+        compiles static first (a dynamic one is much slower to compile) and general in every size but batch 1
+        at its first recompile; "on" is torch's dynamic=True (every size dynamic, size 1 specialised, so going
+        from batch 1 to a larger batch recompiles once); "off" specialises every shape (one compile per shape).
     fullgraph: refuse graph breaks (a break becomes an error that names the block).
     scope: "per block" compiles each block of the family's stages, sharing compiled code between blocks of
         one class; "whole model" compiles the diffusion model's forward as one region.

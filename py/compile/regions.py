@@ -28,7 +28,8 @@ class Plan:
     """scope: what is compiled. forward_hook: where a whole-model compile enters (the family's
     DIFFUSION_MODEL wrapper chain, or APPLY_MODEL for families without one). inner_forward: the method a
     whole-model compile compiles inside that chain, when the family has one (`Adapter.inner_forward`). blocks:
-    the family's blocks (also used by a whole-model compile while another node replaces blocks)."""
+    the family's blocks (also used by a whole-model compile while another node replaces blocks).
+    broadcast_inputs: `Adapter.broadcast_inputs` (None: batch 1 is compiled apart from larger batches)."""
 
     family: str
     model_label: str
@@ -36,6 +37,7 @@ class Plan:
     forward_hook: Literal["diffusion_model", "apply_model"]
     inner_forward: str | None
     blocks: tuple[BlockRegion, ...]
+    broadcast_inputs: tuple[str, ...] | None = None
     notes: tuple[str, ...] = ()
 
     def describe(self) -> str:
@@ -65,4 +67,4 @@ def plan_for(diffusion_model: torch.nn.Module, config: CompileConfig) -> Plan:
         notes.append(f"{adapter.family} ({label}) has no block stages Afterburner knows: compiling the whole model "
                      "instead of per block")
     return Plan(adapter.family, label, scope, adapter.model_wrapper, adapter.inner_forward,  # type: ignore[arg-type]
-                tuple(blocks), tuple(notes))
+                tuple(blocks), adapter.broadcast_inputs, tuple(notes))

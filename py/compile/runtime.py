@@ -16,12 +16,16 @@ call has them, a whole-model compile compiles per block for that call instead an
 
 A region whose compile fails (no C++ compiler, a graph break under fullgraph) runs eager from then on and
 the failure is reported with its fix. Compile failures happen before the region's code runs, so the eager
-rerun sees the same inputs.
+rerun sees the same inputs. So does a region whose compiled code meets an output layout that torch did not
+predict (the net under a batch compiled for every size): the check fails at the first kernel that breaks it,
+and the blocks Afterburner compiles update their inputs in place only at their end.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -50,6 +54,12 @@ def transformer_options_of(args: tuple, kwargs: dict[str, Any]) -> dict[str, Any
     return {}
 
 
+def _layout_mismatch(err: BaseException) -> bool:
+    """Compiled code checks that an extern kernel's output has the layout torch's shape inference predicted
+    (inductor's `assert_size_stride`)."""
+    return isinstance(err, AssertionError) and "expected size" in str(err) and "stride" in str(err)
+
+
 def _is_compile_failure(err: BaseException) -> bool:
     exc = getattr(torch._dynamo, "exc", None)
     if exc is None or not isinstance(err, getattr(exc, "TorchDynamoException", ())):
@@ -61,6 +71,9 @@ def _is_compile_failure(err: BaseException) -> bool:
 
 def _fix_for(err: BaseException, config: CompileConfig) -> str:
     text = f"{type(err).__name__}: {err}"
+    if _layout_mismatch(err):
+        return f"a kernel gave an output layout torch {torch.__version__} did not predict for a batch of any " \
+               "size: set dynamic to on or off (batch 1 is then compiled apart from larger batches)"
     if config.fullgraph and "Unsupported" in type(err).__name__:
         return "it graph-breaks and fullgraph is on: turn fullgraph off (or start ComfyUI with " \
                "--use-pytorch-cross-attention if the break is in attention)"
@@ -70,27 +83,29 @@ def _fix_for(err: BaseException, config: CompileConfig) -> str:
 
 
 class Layouts:
-    """Keeps block input layouts from multiplying compiled entries.
+    """Keeps input layouts from multiplying compiled entries.
 
     Blocks of one class share compiled code, and dynamo guards on strides. Wan's first block gets its input
     non-contiguous (patch embedding, transposed) and the others contiguous, so every new size or weight layout
-    would compile twice and reach torch's recompile limit twice as fast. Once a block class has seen both
-    layouts for an argument, that argument is passed contiguous from then on. Families that always pass one
-    layout (HunyuanVideo's and SD3's non-contiguous streams) are left exactly as they are, so a block that
-    updates its input in place (Flux's `img +=`) still does so on the caller's tensor. Process-wide, like
+    would compile twice and reach torch's recompile limit twice as fast; Flux's position ids are a broadcast
+    (stride 0) at batch 2 and contiguous at batch 1. Once a compiled code (a block class, a whole-model function)
+    has seen both layouts for an argument, that argument is passed contiguous from then on. Families that always
+    pass one layout (HunyuanVideo's and SD3's non-contiguous streams) are left exactly as they are, so a block
+    that updates its input in place (Flux's `img +=`) still does so on the caller's tensor. Process-wide, like
     dynamo's cache of compiled code.
     """
 
     def __init__(self) -> None:
-        self._first: dict[tuple[type, Any], bool] = {}
-        self._contiguous: set[tuple[type, Any]] = set()
+        self._first: dict[tuple[Any, Any], bool] = {}
+        self._contiguous: set[tuple[Any, Any]] = set()
 
-    def canonical(self, cls: type, args: tuple, kwargs: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+    def canonical(self, code: Any, args: tuple, kwargs: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+        """`code`: what shares the compiled code (a block class, a function)."""
         def visit(key: Any, value: Any) -> Any:
             if not isinstance(value, torch.Tensor):
                 return value
             contiguous = value.is_contiguous()
-            slot = (cls, key)
+            slot = (code, key)
             if self._first.setdefault(slot, contiguous) != contiguous:
                 self._contiguous.add(slot)
             return value.contiguous() if not contiguous and slot in self._contiguous else value
@@ -110,18 +125,69 @@ def mark_schedule_dynamic(args: tuple, kwargs: dict[str, Any]) -> None:
         torch._dynamo.maybe_mark_dynamic(schedule, 0)
 
 
-def mark_sizes_dynamic(args: tuple, kwargs: dict[str, Any]) -> None:
+BATCH_SHAPE_ID = "afterburner.batch"
+# ComfyUI's attention compares the batch with its SDP batch limit (2**15 on some GPUs): an unbounded batch size
+# cannot take that branch in a graph and breaks it.
+MAX_BATCH = 2**15
+# torch >= 2.9 takes bounds and a shared symbol for an unbacked size; older ones compile batch 1 apart
+_UNBACKED_BATCH = {"min", "max", "shape_id"} <= set(
+    inspect.signature(torch._dynamo.decorators.mark_unbacked).parameters)
+
+
+def named_inputs(function: Callable, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A call's inputs by parameter name (by position where the signature does not bind them)."""
+    try:
+        bound = inspect.signature(function).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return {**{str(index): arg for index, arg in enumerate(args)}, **kwargs}
+    named = dict(bound.arguments)
+    for name, parameter in bound.signature.parameters.items():
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD and name in named:
+            named.update(named.pop(name))
+    return named
+
+
+def tensors_in(value: Any, depth: int = 3) -> Iterator[torch.Tensor]:
+    """The tensors of an input: itself, or inside tuples, lists and dataclasses (Chroma's modulations)."""
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif depth and isinstance(value, (tuple, list)):
+        for item in value:
+            yield from tensors_in(item, depth - 1)
+    elif depth and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            yield from tensors_in(getattr(value, field.name), depth - 1)
+
+
+def mark_sizes_dynamic(function: Callable, args: tuple, kwargs: dict[str, Any],
+                       broadcast: tuple[str, ...] | None) -> None:
     """dynamic "auto": a region's first compile is already general in batch, token count and resolution.
 
-    Every size of its tensor inputs (also those in a tuple or list argument) is marked dynamic, weakly
-    (`maybe_mark_dynamic`): a size the code ties to the weights (channels, heads, rope's pairs) or branches on
-    is specialised again, silently. Size 1 stays specialised (torch's rule, and a broadcast input such as Wan's
-    rope table cannot be told from batch 1), so batch 1 and larger batches are two compiled entries.
+    Sizes of its tensor inputs (also those in tuples, lists and dataclasses) are marked dynamic, weakly
+    (`maybe_mark_dynamic`): a size the code ties to the weights (channels, heads) or branches on is specialised
+    again, silently.
+
+    Torch specialises size 1, so batch 1 would compile apart from larger batches. Given the family's
+    `broadcast` inputs (`Adapter.broadcast_inputs`), dim 0 of every other input of the batch's size is one
+    unbacked size shared by all of them (never specialised, checked at run time): one compiled code for every
+    batch. Sizes of 2 or less past dim 0 then stay static: they are rope's rotation pairs and the like, and with
+    an unbacked batch inductor (torch 2.13) leaves such a size, once a reshape pins it, in a runtime assert
+    without binding it. Without `broadcast` (or on torch < 2.9), batch 1 and larger batches are two entries.
     """
-    for value in (*args, *kwargs.values()):
-        for tensor in value if isinstance(value, (tuple, list)) else (value,):
-            if isinstance(tensor, torch.Tensor) and tensor.ndim:
-                torch._dynamo.maybe_mark_dynamic(tensor, list(range(tensor.ndim)))
+    tensors = [(name, tensor) for name, value in named_inputs(function, args, kwargs).items()
+               for tensor in tensors_in(value) if tensor.ndim]
+    if not tensors:
+        return
+    unbacked = _UNBACKED_BATCH and broadcast is not None
+    batch = tensors[0][1].shape[0]
+    for name, tensor in tensors:
+        batch_major = unbacked and name not in broadcast and tensor.shape[0] == batch
+        if batch_major:
+            torch._dynamo.decorators.mark_unbacked(tensor, 0, min=1, max=MAX_BATCH, shape_id=BATCH_SHAPE_ID)
+        dims = [d for d in range(tensor.ndim)
+                if (d == 0 and not batch_major) or (d > 0 and not (unbacked and tensor.shape[d] <= 2))]
+        if dims:
+            torch._dynamo.maybe_mark_dynamic(tensor, dims)
 
 
 def patched_per_op(block: torch.nn.Module) -> bool:
@@ -135,7 +201,7 @@ class _StagedInputs(threading.local):
     """The inputs of the region call under way in this thread, marked dynamic only when dynamo starts compiling
     (its start callback runs before tracing): marking costs ~30 us a tensor, too much for every block call."""
 
-    inputs: tuple[tuple, dict[str, Any]] | None = None
+    inputs: tuple[Callable, tuple, dict[str, Any], tuple[str, ...] | None] | None = None
 
     def mark(self) -> None:
         if self.inputs is not None:
@@ -222,6 +288,7 @@ class CompiledModel:
 
                 def run(*args: Any, **kwargs: Any) -> Any:
                     mark_schedule_dynamic(args, kwargs)
+                    args, kwargs = LAYOUTS.canonical(function, args, kwargs)
                     full = (owner, *args) if bound else args
                     return self.call(compiled, original, label, full, kwargs, bound=bound,
                                      entry=(function.__name__,))
@@ -240,18 +307,23 @@ class CompiledModel:
         staged = _STAGED.inputs
         # A whole-model graph is marked only once it has run: its first compile stays static, as marking makes one
         # big compile much slower (H100, Flux: 188 s vs 77 s), and its first recompile (a new resolution, prompt
-        # length or batch) is general in every size.
-        if self.config.dynamic == "auto" and (label not in self._whole or label in self._ran):
+        # length or batch) is general in every size but batch 1. Its batch stays backed: whole models have
+        # convolutions (patch embeddings, UNets), and CPU convolutions give an unbacked batch a layout that torch's
+        # shape inference does not predict.
+        whole = label in self._whole
+        if self.config.dynamic == "auto" and (not whole or label in self._ran):
+            inputs = (getattr(eager, "forward", eager), args[1:] if bound else args, kwargs,
+                      None if whole else self.plan.broadcast_inputs)
             if mark.hooked:
-                _STAGED.inputs = (args, kwargs)
+                _STAGED.inputs = inputs
             else:  # no compile-start hook in this torch: mark on every call
-                mark_sizes_dynamic(args, kwargs)
+                mark_sizes_dynamic(*inputs)
         try:
             out = compiled(*args, **kwargs)
             self._ran.add(label)
             return out
         except Exception as err:
-            if not _is_compile_failure(err):
+            if not (_is_compile_failure(err) or _layout_mismatch(err)):
                 raise
             fix = _fix_for(err, self.config)
             self.failed[label] = fix

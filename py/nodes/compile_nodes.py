@@ -38,9 +38,10 @@ class AfterburnerCompile(io.ComfyNode):
                                        "(GPU only). max-autotune: benchmarks kernel choices, much slower compile. "
                                        "max-autotune-no-cudagraphs: the same without CUDA graphs."),
                 io.Combo.Input("dynamic", options=["auto", "on", "off"], default="auto",
-                               tooltip="auto: the first compile already serves every resolution and prompt "
-                                       "length; going from batch 1 to a larger batch compiles once more. on: "
-                                       "everything dynamic from the start. off: one compile per shape."),
+                               tooltip="auto: a block's first compile already serves every batch size, "
+                                       "resolution and prompt length (a whole model: from its first "
+                                       "recompile, batch 1 apart). on: torch's dynamic shapes, batch 1 "
+                                       "apart. off: one compile per shape."),
                 io.Boolean.Input("fullgraph", default=False,
                                  tooltip="Require each compiled region to be one graph; a graph break becomes an "
                                          "error naming the block (debugging). Off: breaks run as Python."),

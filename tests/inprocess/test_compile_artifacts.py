@@ -81,8 +81,8 @@ def test_every_save_of_a_process_is_loaded_on_a_fresh_start(folder, tmp_path):
     shape it compiled."""
     torch._dynamo.reset()
     persist.forget_loaded()
-    model = compiled(build("flux"))
-    shapes = [(64, 1), (96, 1), (80, 2)]  # three compiles of each block class, three saves
+    model = compiled(build("flux"), dynamic="off")
+    shapes = [(64, 1), (96, 1), (80, 2)]  # static: three compiles of each block class, three saves
     for size, batch in shapes:
         sample(model, "flux", size=size, batch=batch, steps=2)
     with temporary_cache_dir(str(tmp_path / "fresh_inductor_cache")):
@@ -91,7 +91,7 @@ def test_every_save_of_a_process_is_loaded_on_a_fresh_start(folder, tmp_path):
         torch._dynamo.reset()
         persist.forget_loaded()
         clear_compilation_metrics()
-        restarted = compiled(build("flux"))
+        restarted = compiled(build("flux"), dynamic="off")
         for size, batch in shapes:
             sample(restarted, "flux", size=size, batch=batch, steps=2)
         metrics = [m for m in get_compilation_metrics() if m.co_name == "forward"]

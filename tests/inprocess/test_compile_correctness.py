@@ -228,3 +228,26 @@ def test_fullgraph_graph_break_is_reported_and_the_block_runs_eager():
     assert any("sub_quad attention" in m and "--use-pytorch-cross-attention" in m for m in messages), messages
     failures = [m for m in messages if "compile failed" in m]
     assert failures and all("fullgraph" in m for m in failures), messages
+
+
+def test_an_unpredicted_output_layout_runs_the_block_eager_and_says_so():
+    """A block compiled for any batch (an unbacked batch) whose kernel returns a layout torch's shape inference
+    did not predict: on CPU, a convolution (inductor makes it channels-last; the prediction is contiguous). No
+    family's blocks have one; this is the net for one that would. The block runs eager, with the same result."""
+    from afterburner.py.compile.config import CompileConfig
+    from afterburner.py.compile.regions import Plan
+    from afterburner.py.compile.runtime import CompiledModel
+
+    torch.manual_seed(0)
+    block = torch.nn.Sequential(torch.nn.Conv2d(4, 16, 3, padding=1), torch.nn.SiLU())
+    runtime = CompiledModel(CompileConfig(persist=False), Plan("test", "Net", "block", "apply_model", None, (),
+                                                               broadcast_inputs=()), None, None)
+    region = runtime.region_for(block, "convs[0] Sequential")
+    events = Events()
+    with torch.inference_mode():
+        for batch in (1, 2):
+            x = torch.randn(batch, 4, 8, 8)
+            assert torch.equal(region(x), block(x))
+    assert list(runtime.failed) == ["convs[0] Sequential"]
+    messages = [n["message"] for n in events.notices]
+    assert any("output layout" in m and "set dynamic to on or off" in m for m in messages), messages
