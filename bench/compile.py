@@ -243,8 +243,9 @@ def notes() -> list[str]:
         "the noise; whole model, cold start 74.9 s against 45.6 s: a dynamic whole-model graph costs more to "
         "compile, so a whole model compiles static first.",
         "The unbacked batch, measured apart from this table (flux per block, fresh processes with empty inductor "
-        "caches, alternating): cold start 43.3 and 44.0 s against 35.1 and 37.6 s with batch 1 specialised, about "
-        "20% more; steady-state steps equal within the noise (compiled/eager 1.12 and 0.98 against 1.07 and 1.03).",
+        "caches, alternating): cold start 43.3, 44.0 and 40.3 s against 35.1, 37.6 and 36.1 s with batch 1 "
+        "specialised, 12-20% more, most of it in inductor's code generation (26.9 against 24.2 s in the third "
+        "pair); steady-state steps equal within the noise (compiled/eager 1.12 and 0.98 against 1.07 and 1.03).",
     ]
 
 
