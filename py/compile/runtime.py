@@ -129,8 +129,12 @@ BATCH_SHAPE_ID = "afterburner.batch"
 # ComfyUI's attention compares the batch with its SDP batch limit (2**15 on some GPUs): an unbounded batch size
 # cannot take that branch in a graph and breaks it.
 MAX_BATCH = 2**15
-# torch >= 2.9 takes bounds and a shared symbol for an unbacked size; older ones compile batch 1 apart
-_UNBACKED_BATCH = {"min", "max", "shape_id"} <= set(
+# Inductor sizes kernels by a size's hint, and max-autotune its benchmark inputs: an unbacked size's default hint
+# (8192) would benchmark a batch of 8192. A constant (CFG's two branches) keeps the cache key of compiled code the
+# same whichever batch came first.
+BATCH_HINT = 2
+# torch >= 2.9 takes bounds, a hint and a shared symbol for an unbacked size; older ones compile batch 1 apart
+_UNBACKED_BATCH = {"min", "max", "hint_override", "shape_id"} <= set(
     inspect.signature(torch._dynamo.decorators.mark_unbacked).parameters)
 
 
@@ -183,7 +187,8 @@ def mark_sizes_dynamic(function: Callable, args: tuple, kwargs: dict[str, Any],
     for name, tensor in tensors:
         batch_major = unbacked and name not in broadcast and tensor.shape[0] == batch
         if batch_major:
-            torch._dynamo.decorators.mark_unbacked(tensor, 0, min=1, max=MAX_BATCH, shape_id=BATCH_SHAPE_ID)
+            torch._dynamo.decorators.mark_unbacked(tensor, 0, min=1, max=MAX_BATCH, hint_override=BATCH_HINT,
+                                                   shape_id=BATCH_SHAPE_ID)
         dims = [d for d in range(tensor.ndim)
                 if (d == 0 and not batch_major) or (d > 0 and not (unbacked and tensor.shape[d] <= 2))]
         if dims:
