@@ -242,10 +242,11 @@ def notes() -> list[str]:
         "per block, cold start 30.1 s against 29.1 s with static first compiles and steady-state steps within "
         "the noise; whole model, cold start 74.9 s against 45.6 s: a dynamic whole-model graph costs more to "
         "compile, so a whole model compiles static first.",
-        "The unbacked batch, measured apart from this table (flux per block, fresh processes with empty inductor "
-        "caches, alternating): cold start 43.3, 44.0 and 40.3 s against 35.1, 37.6 and 36.1 s with batch 1 "
-        "specialised, 12-20% more, most of it in inductor's code generation (26.9 against 24.2 s in the third "
-        "pair); steady-state steps equal within the noise (compiled/eager 1.12 and 0.98 against 1.07 and 1.03).",
+        "The unbacked batch, measured apart from this table (flux per block, five pairs of fresh processes with "
+        "empty inductor caches, alternating; the last two with the constant batch hint): cold start 43.3, 44.0, "
+        "40.3, 47.0 and 44.1 s against 35.1, 37.6, 36.1, 36.5 and 41.3 s with batch 1 specialised, 7-29% more "
+        "(17% on average), most of it in inductor's code generation (30.4 against 24.1 s in the fourth pair); "
+        "steady-state steps equal within the noise (compiled/eager 1.12 and 0.98 against 1.07 and 1.03).",
     ]
 
 
