@@ -18,7 +18,7 @@ A region whose compile fails (no C++ compiler, a graph break under fullgraph) ru
 the failure is reported with its fix. Compile failures happen before the region's code runs, so the eager
 rerun sees the same inputs. So does a region whose compiled code meets an output layout that torch did not
 predict (the net under a batch compiled for every size): the check fails at the first kernel that breaks it,
-and the blocks Afterburner compiles update their inputs in place only at their end.
+and functionalization leaves a block's in-place updates of its inputs (Flux's `img +=`) to the graph's end.
 """
 
 from __future__ import annotations
