@@ -38,6 +38,11 @@ class Adapter:
         batch size (Wan's rope table). Every other block input whose dim 0 is the batch is compiled for any
         batch, batch 1 included. None (families without blocks, or not checked yet) keeps torch's batch-1
         specialisation: one more compile when the batch grows.
+    uncompiled_methods: methods of the diffusion model that a whole-model compile runs uncompiled, for families
+        that make their position ids inside the compiled function (Qwen-Image's `process_img`). In a graph,
+        torch.linspace's step over the latent's size is a float that torch fixes by a guard, and from a
+        graph's second recompile on torch's AOT cache hands back the first recompile's code, old step and all
+        (pytorch/pytorch#197889, open in torch 2.14): the output would be silently wrong at a new resolution.
     """
 
     family: str
@@ -46,6 +51,7 @@ class Adapter:
     model_wrapper: str = "diffusion_model"
     inner_forward: str | None = None
     broadcast_inputs: tuple[str, ...] | None = None
+    uncompiled_methods: tuple[str, ...] = ()
 
     def block_counts(self, diffusion_model: torch.nn.Module) -> tuple[int, ...]:
         return tuple(len(getattr(diffusion_model, stage.attribute)) for stage in self.stages)
@@ -61,7 +67,7 @@ ADAPTERS: tuple[Adapter, ...] = (
             broadcast_inputs=("freqs",)),
     Adapter("ltxv", ("LTXVModel",), (Stage("double_block", "transformer_blocks"),), broadcast_inputs=()),
     Adapter("qwen_image", ("QwenImageTransformer2DModel",), (Stage("double_block", "transformer_blocks"),),
-            broadcast_inputs=()),
+            broadcast_inputs=(), uncompiled_methods=("process_img",)),
     Adapter("sd3", ("OpenAISignatureMMDITWrapper", "MMDiT"), (Stage("double_block", "joint_blocks"),),
             model_wrapper="apply_model", broadcast_inputs=()),
     Adapter("lumina2", ("NextDiT",)),

@@ -29,7 +29,8 @@ class Plan:
     DIFFUSION_MODEL wrapper chain, or APPLY_MODEL for families without one). inner_forward: the method a
     whole-model compile compiles inside that chain, when the family has one (`Adapter.inner_forward`). blocks:
     the family's blocks (also used by a whole-model compile while another node replaces blocks).
-    broadcast_inputs: `Adapter.broadcast_inputs` (None: batch 1 is compiled apart from larger batches)."""
+    broadcast_inputs: `Adapter.broadcast_inputs` (None: batch 1 is compiled apart from larger batches).
+    uncompiled_methods: `Adapter.uncompiled_methods`, methods a whole-model compile leaves uncompiled."""
 
     family: str
     model_label: str
@@ -38,6 +39,7 @@ class Plan:
     inner_forward: str | None
     blocks: tuple[BlockRegion, ...]
     broadcast_inputs: tuple[str, ...] | None = None
+    uncompiled_methods: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
     def describe(self) -> str:
@@ -67,4 +69,4 @@ def plan_for(diffusion_model: torch.nn.Module, config: CompileConfig) -> Plan:
         notes.append(f"{adapter.family} ({label}) has no block stages Afterburner knows: compiling the whole model "
                      "instead of per block")
     return Plan(adapter.family, label, scope, adapter.model_wrapper, adapter.inner_forward,  # type: ignore[arg-type]
-                tuple(blocks), adapter.broadcast_inputs, tuple(notes))
+                tuple(blocks), adapter.broadcast_inputs, adapter.uncompiled_methods, tuple(notes))

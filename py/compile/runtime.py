@@ -5,7 +5,8 @@ LoRA-safety: nothing is compiled into the model. Compiled blocks wrap the model'
 while an APPLY_MODEL call runs, so ComfyUI loads, patches and unpatches the real weights as usual and the
 compiled code reads whatever weights are there. A whole-model compile replaces only code inside the family's
 DIFFUSION_MODEL wrapper chain: the family's inner forward (Flux's `forward_orig`, behind the position ids,
-which would fix the resolution), else the chain's innermost function (`_forward`). Every DIFFUSION_MODEL
+which would fix the resolution), else the chain's innermost function (`_forward`, with the methods that make
+position ids there run eagerly: `Adapter.uncompiled_methods`). Every DIFFUSION_MODEL
 wrapper (the cache's skip decision, other packs) stays outside compiled code whatever order the nodes were
 applied in.
 
@@ -43,6 +44,7 @@ from .regions import Plan
 
 log = logging.getLogger("afterburner")
 WRAPPER_KEY = "afterburner.compile"
+_ABSENT = object()
 
 
 def transformer_options_of(args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -250,7 +252,7 @@ class CompiledModel:
         self.key = key
         self.failed: dict[str, str] = {}
         self._regions: dict[int, tuple[torch.nn.Module, _CompiledRegion]] = {}
-        self._forwards: dict[tuple[int, int], tuple[Any, Callable, Callable]] = {}
+        self._methods: dict[tuple[str, int, int], tuple[Any, Callable, Callable]] = {}
         self._noted: set[str] = set()
         self._whole: set[str] = set()  # labels of whole-model regions
         self._ran: set[str] = set()
@@ -276,31 +278,43 @@ class CompiledModel:
         with self._lock:
             return self._region_locked(module, label)
 
+    def _method(self, original: Callable, kind: str, make: Callable[[Callable, Any, Callable], Callable]) -> Callable:
+        """`make(original, owner, function)`, made once per (owner, function): compiled code is reused, and
+        dynamo guards a method a compiled caller reads by its identity. A bound method is taken apart into its
+        function and owner; any other callable is its own owner."""
+        owner, function = getattr(original, "__self__", None), getattr(original, "__func__", None)
+        if owner is None or function is None:
+            owner, function = original, original
+        with self._lock:
+            key = (kind, id(owner), id(function))
+            entry = self._methods.get(key)
+            if entry is None or entry[0] is not owner or entry[1] is not function:
+                entry = (owner, function, make(original, owner, function))
+                self._methods[key] = entry
+            return entry[2]
+
     def compiled_method(self, original: Callable) -> Callable:
         """`original` (a bound method, or any callable) compiled, called with the same arguments. A bound method
         is compiled as its function with the owner passed in, so one compiled code serves every instance."""
-        owner, function = getattr(original, "__self__", None), getattr(original, "__func__", None)
-        if owner is None or function is None:  # not a bound method: compile the callable itself
-            owner, function = original, original
-        with self._lock:
-            key = (id(owner), id(function))
-            entry = self._forwards.get(key)
-            if entry is None or entry[0] is not owner or entry[1] is not function:
-                compiled = self._compile(function)
-                label = f"diffusion_model {type(owner).__name__}"
-                self._whole.add(label)
-                bound = owner is not function
+        return self._method(original, "compiled", self._make_compiled)
 
-                def run(*args: Any, **kwargs: Any) -> Any:
-                    mark_schedule_dynamic(args, kwargs)
-                    args, kwargs = LAYOUTS.canonical(function, args, kwargs)
-                    full = (owner, *args) if bound else args
-                    return self.call(compiled, original, label, full, kwargs, bound=bound,
-                                     entry=(function.__name__,))
+    def _make_compiled(self, original: Callable, owner: Any, function: Callable) -> Callable:
+        compiled = self._compile(function)
+        label = f"diffusion_model {type(owner).__name__}"
+        self._whole.add(label)
+        bound = owner is not function
 
-                entry = (owner, function, run)
-                self._forwards[key] = entry
-            return entry[2]
+        def run(*args: Any, **kwargs: Any) -> Any:
+            mark_schedule_dynamic(args, kwargs)
+            args, kwargs = LAYOUTS.canonical(function, args, kwargs)
+            full = (owner, *args) if bound else args
+            return self.call(compiled, original, label, full, kwargs, bound=bound, entry=(function.__name__,))
+
+        return run
+
+    def uncompiled_method(self, original: Callable) -> Callable:
+        """`original` run eagerly when compiled code calls it (a graph break around it)."""
+        return self._method(original, "uncompiled", lambda original, owner, function: torch._dynamo.disable(original))
 
     # --- one region call --------------------------------------------------------------------------------
 
@@ -389,18 +403,22 @@ class CompiledModel:
                                        "compiled; with more free VRAM all of them would")
         return undo
 
-    def _set_method(self, owner: torch.nn.Module, name: str) -> Callable[[], None]:
-        """An instance attribute shadows the class's method: the compiled one, for this call. Whatever
-        `owner.<name>` is now (another pack's object patch included) is what gets compiled and put back."""
-        patched = name in vars(owner)
-        previous = vars(owner).get(name)
-        object.__setattr__(owner, name, self.compiled_method(getattr(owner, name)))
+    def _set_methods(self, owner: torch.nn.Module, compiled: tuple[str, ...],
+                     uncompiled: tuple[str, ...]) -> Callable[[], None]:
+        """Instance attributes shadow the class's methods for this call: the `compiled` ones by their compiled
+        code, the `uncompiled` ones by themselves run eagerly. Whatever `owner.<name>` is now (another pack's
+        object patch included) is what gets wrapped and put back."""
+        previous = {name: vars(owner).get(name, _ABSENT) for name in (*compiled, *uncompiled)}
+        for names, wrap in ((compiled, self.compiled_method), (uncompiled, self.uncompiled_method)):
+            for name in names:
+                object.__setattr__(owner, name, wrap(getattr(owner, name)))
 
         def undo() -> None:
-            if patched:
-                object.__setattr__(owner, name, previous)
-            else:
-                object.__delattr__(owner, name)
+            for name, value in previous.items():
+                if value is _ABSENT:
+                    object.__delattr__(owner, name)
+                else:
+                    object.__setattr__(owner, name, value)
 
         return undo
 
@@ -414,8 +432,11 @@ class CompiledModel:
         self._whole.add(label)
         return self._swapped(base_model, lambda: self._set_regions(base_model, [(path, label)]))
 
-    def method_swapped(self, diffusion_model: torch.nn.Module, name: str) -> contextlib.AbstractContextManager:
-        return self._swapped(diffusion_model, lambda: self._set_method(diffusion_model, name))
+    def methods_swapped(self, diffusion_model: torch.nn.Module, compiled: tuple[str, ...] = (),
+                        uncompiled: tuple[str, ...] = ()) -> contextlib.AbstractContextManager:
+        if not compiled and not uncompiled:
+            return contextlib.nullcontext()
+        return self._swapped(diffusion_model, lambda: self._set_methods(diffusion_model, compiled, uncompiled))
 
     def note_once(self, key: str, message: str) -> None:
         if key not in self._noted:
@@ -440,7 +461,8 @@ class CompiledModel:
         try:
             if self.plan.scope == "whole" and not self.blocks_replaced(transformer_options_of(args, kwargs)):
                 mark_schedule_dynamic(args, kwargs)  # _apply_model hands these transformer_options on
-                with self.module_swapped(base_model, "diffusion_model", f"diffusion_model {self.plan.model_label}"):
+                with (self.methods_swapped(diffusion_model, uncompiled=self.plan.uncompiled_methods),
+                      self.module_swapped(base_model, "diffusion_model", f"diffusion_model {self.plan.model_label}")):
                     return executor(*args, **kwargs)
             if self.plan.scope == "whole":
                 self._note_whole_to_blocks()
@@ -451,15 +473,17 @@ class CompiledModel:
 
     def diffusion_model_wrapper(self, executor: Any, *args: Any, **kwargs: Any) -> Any:
         """DIFFUSION_MODEL: whole scope. The family's inner forward (Flux's `forward_orig`) is compiled where
-        there is one, else the innermost function of the chain (the family's `_forward`)."""
+        there is one, else the innermost function of the chain (the family's `_forward`), with the family's
+        `uncompiled_methods` run eagerly inside it."""
         diffusion_model = executor.class_obj
         try:
             if self.blocks_replaced(transformer_options_of(args, kwargs)):
                 self._note_whole_to_blocks()
                 with self.blocks_swapped(diffusion_model):
                     return executor(*args, **kwargs)
+            uncompiled = self.plan.uncompiled_methods
             if self.plan.inner_forward is not None:
-                with self.method_swapped(diffusion_model, self.plan.inner_forward):
+                with self.methods_swapped(diffusion_model, (self.plan.inner_forward,), uncompiled):
                     return executor(*args, **kwargs)
             if not all(hasattr(executor, name) for name in ("original", "wrappers", "idx")):  # ComfyUI changed it
                 self.note_once("executor", f"{self.plan.model_label}: this ComfyUI's wrapper executor is unknown to "
@@ -470,7 +494,8 @@ class CompiledModel:
                     return executor(*args, **kwargs)
             inner = WrapperExecutor.new_class_executor(self.compiled_method(executor.original), diffusion_model,
                                                        executor.wrappers, executor.idx + 1)
-            return inner.execute(*args, **kwargs)
+            with self.methods_swapped(diffusion_model, uncompiled=uncompiled):
+                return inner.execute(*args, **kwargs)
         finally:
             self.after_call()
 

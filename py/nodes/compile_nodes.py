@@ -48,9 +48,9 @@ class AfterburnerCompile(io.ComfyNode):
                 io.Combo.Input("scope", options=list(SCOPES), default="per block",
                                tooltip="per block: compile each transformer block; blocks of one class share "
                                        "compiled code, so cold start is a few blocks' worth. whole model: one "
-                                       "region; longer cold start, and models that compute position ids inside "
-                                       "(Flux, Wan) recompile for each new resolution. Families without known "
-                                       "blocks compile whole."),
+                                       "region; a longer cold start (about 3x on Flux), one recompile at the "
+                                       "first new size and one more between batch 1 and larger batches. "
+                                       "Families without known blocks compile whole."),
                 io.Boolean.Input("save_compiled", default=True,
                                  tooltip="Save compiled code to models/afterburner_compile and load it on the next "
                                          "start (skips code generation). A corrupt or stale file is reported, "

@@ -76,6 +76,20 @@ def test_whole_model_compile_of_a_dit_recompiles_once_for_a_new_resolution_then_
     assert events.compiles == []
 
 
+def test_whole_model_compile_of_qwen_image_gets_the_position_ids_right_at_every_resolution():
+    """Qwen-Image makes its position ids inside the compiled `_forward`, with torch.linspace over the latent's
+    size. In a graph, linspace's step is a float that torch fixes by a guard, and from the second recompile on
+    torch's AOT cache hands back the first recompile's code, old step and all (pytorch/pytorch#197889): the
+    output would be silently wrong. The adapter runs `process_img` uncompiled (`Adapter.uncompiled_methods`)."""
+    torch._dynamo.reset()
+    model = compiled(build("qwen_image"), scope="whole model")
+    eager = build("qwen_image")
+    for size in (64, 80, 96, 80):
+        run = dict(steps=2, seed=size, size=size)
+        torch.testing.assert_close(sample(model, "qwen_image", **run), sample(eager, "qwen_image", **run), **TOL)
+    assert "process_img" not in vars(model.get_model_object("diffusion_model"))
+
+
 def test_block_inputs_are_found_by_name_and_inside_modulations():
     """The batch marking sees a block's inputs by parameter name (Wan passes `x` by position and the rope
     table by keyword) and the tensors inside Chroma's modulation dataclasses."""
