@@ -39,7 +39,8 @@ TEXT_TOKENS = 512  # T5-XXL sequence length Flux.1-dev is run with
 
 def boot() -> None:
     """Import ComfyUI on the GPU (the CPU where there is none, to check the harness) and the pack as
-    `afterburner`."""
+    `afterburner`, with PyTorch's SDPA attention (ComfyUI's choice on an NVIDIA GPU without xformers, and
+    on CPU the attention that does not graph-break compiled code)."""
     sys.path.insert(0, str(REPO))
     import torch
 
@@ -47,7 +48,7 @@ def boot() -> None:
     from devtools.pack_import import register_pack
 
     register_pack()
-    boot_comfyui(cpu=not torch.cuda.is_available())
+    boot_comfyui(cpu=not torch.cuda.is_available(), pytorch_attention=True)
 
 
 def gpu_name() -> str:

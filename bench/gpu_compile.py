@@ -2,13 +2,14 @@
 
 For each scope ("block": per block, the default; "whole": the whole diffusion model), in fresh processes:
 
-- cold_s: the first one-step sampling call after applying the node, with an empty inductor cache directory
-  (dynamo tracing, inductor code generation and triton compilation included);
+- cold_s: applying the node and its first one-step sampling call, with an empty inductor cache directory
+  (dynamo tracing, inductor code generation and triton compilation included), after eager steps in the same
+  process, so a process's first-call costs are in neither this nor warm_restart_s;
 - step_s / eager_step_s: steady-state seconds per step, compiled and eager (best of 2 runs of 4 steps);
 - recompiles_after_first: compile events after the first call over resolutions x batch sizes (`--sweep`;
   LoRA is left to the CPU benchmark: patching 12 B random weights says nothing new here);
-- warm_restart_s: a new process with another empty inductor cache that loads the artifacts the cold process
-  saved, first one-step call.
+- warm_restart_s: the same in a new process with another empty inductor cache, where applying the node loads
+  the artifacts the cold process saved.
 
 Rows are merged into `--out`/gpu_compile.json by scope, so the scopes can run in separate calls.
 
@@ -69,18 +70,21 @@ def child(phase: str, scope: str, artifacts: str, options: dict[str, Any]) -> di
     folder_paths.add_model_folder_path("afterburner_compile", artifacts, is_default=True)
     model = full_flux.build(depth=options["depth"], single_depth=options["single_depth"], width=options["width"])
     size = options["size"]
+    # Eager steps first in both phases: a process's first calls (cuBLAS handles, CUDA's lazy kernel loading,
+    # ComfyUI's first load) cost the same compiled or not, and cold and warm figures must both leave them out.
+    full_flux.sample(model, 2, size)
+    start = time.perf_counter()
+    compiled = _compiled(model, scope, options["mode"])  # a warm restart loads the saved artifacts here
+    full_flux.sample(compiled, 1, size)
+    first = time.perf_counter() - start
     if phase == "warm":
         from torch._dynamo.utils import get_compilation_metrics
 
-        compiled = _compiled(model, scope, options["mode"])  # loads the artifacts the cold process saved
-        warm = _timed(lambda: full_flux.sample(compiled, 1, size))
         misses = sum(m.inductor_fx_local_cache_miss_count or 0 for m in get_compilation_metrics())
-        return {"warm_restart_s": warm, "warm_codegen_misses": misses}
+        return {"warm_restart_s": first, "warm_codegen_misses": misses}
 
-    full_flux.sample(model, 2, size)  # CUDA context, cuBLAS handles, ComfyUI's first load
+    cold = first
     eager = _steady(model, size)
-    compiled = _compiled(model, scope, options["mode"])
-    cold = _timed(lambda: full_flux.sample(compiled, 1, size))
     full_flux.sample(compiled, STEADY_STEPS, size)  # anything the later steps still compile
     first = len(_compiles())
     step = _steady(compiled, size)
@@ -123,8 +127,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     tflop = full_flux.tflop_per_step(report["size"], report["depth"], report["single_depth"], report["width"])
     rates = "; ".join(f"{row['scope']}: eager {tflop / row['eager_step_s']:.0f}, compiled {tflop / row['step_s']:.0f}"
                       for row in report["rows"])
-    lines += ["", "- cold: first one-step call after the node, fresh process, empty inductor cache (compile included).",
-              "- warm restart: fresh process, another empty inductor cache, artifacts saved by the cold process.",
+    lines += ["", "- cold: applying the node and its first one-step call, fresh process, empty inductor cache (compile "
+              "included), after two eager steps (a process's first calls cost the same compiled or not).",
+              "- warm restart: the same in a fresh process with another empty inductor cache, loading the artifacts "
+              "saved by the cold process.",
               f"- step: best of 2 runs of {STEADY_STEPS} steps, per step, sampler overhead included.",
               "- recompiles after first: compile events over the sweep's resolutions (px) x batch 1, 2.",
               f"- work per step: {tflop:.0f} TFLOP of block matmuls and attention (`full_flux.tflop_per_step`), so "

@@ -307,12 +307,9 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
 
-    boot_comfyui(threads=args.threads)
+    # Training only: PyTorch SDPA instead of the CPU default (sub-quadratic) attention; same maths, faster.
+    boot_comfyui(threads=args.threads, pytorch_attention=not args.sample_only)
     if not args.sample_only:
-        import comfy.cli_args
-
-        # Training only: PyTorch SDPA instead of the CPU default (sub-quadratic) attention; same maths, faster.
-        comfy.cli_args.args.use_pytorch_cross_attention = True
         train(args)
     sample_grid(args)
 

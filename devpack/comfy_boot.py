@@ -46,10 +46,14 @@ def stub_missing_pyav() -> None:
         sys.modules[name].__getattr__ = any_class
 
 
-def boot_comfyui(comfy_dir: Path | None = None, threads: int | None = None, cpu: bool = True) -> Path:
+def boot_comfyui(comfy_dir: Path | None = None, threads: int | None = None, cpu: bool = True,
+                 pytorch_attention: bool = False) -> Path:
     """Make `import comfy` work in this process; returns the ComfyUI tree. Safe to call twice.
 
     cpu=False leaves the device to ComfyUI (the GPU benchmarks), and stands in for PyAV if it is missing.
+    pytorch_attention: as the server's --use-pytorch-cross-attention (PyTorch SDPA; ComfyUI's CPU default,
+    sub-quadratic attention, graph-breaks compiled code). Takes effect if `comfy.model_management` is not
+    imported yet.
     """
     comfy_dir = Path(comfy_dir or default_comfyui_dir())
     if not (comfy_dir / "comfy").is_dir():
@@ -64,6 +68,8 @@ def boot_comfyui(comfy_dir: Path | None = None, threads: int | None = None, cpu:
     import comfy.cli_args
 
     comfy.cli_args.args.cpu = cpu
+    if pytorch_attention:
+        comfy.cli_args.args.use_pytorch_cross_attention = True
     if not cpu:
         stub_missing_pyav()
     return comfy_dir
