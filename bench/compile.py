@@ -236,12 +236,11 @@ def notes() -> list[str]:
         "unbacked size (not specialised at 1; each family's adapter names the inputs that stay batch 1, such as "
         "Wan's rope table), so a new batch, resolution or prompt length compiles nothing. A whole-model graph "
         "compiles static first and general at its first recompile (Flux's and Wan's start behind their position "
-        "ids, which torch.linspace makes per resolution), with its batch left to torch: a whole model has "
-        "convolutions, and CPU convolutions give an unbacked batch a layout torch's shape inference does not "
-        "predict. A LoRA compiles nothing: ComfyUI installs LoRA'd weights as Parameters that do not require "
-        "grad, and the compiled clone turns that flag off on the other weights while it samples (dynamo guards "
-        "it). What is left, whole model only: the first recompile, and batch 1 to 2. Reasons per row are in "
-        "compile.json's details.",
+        "ids, which torch.linspace makes per resolution), batch 1 included (`Adapter.whole_broadcast_inputs`; "
+        "SDXL's UNet keeps torch's batch). A LoRA compiles nothing: ComfyUI installs LoRA'd weights as "
+        "Parameters that do not require grad, and the compiled clone turns that flag off on the other weights "
+        "while it samples (dynamo guards it). What is left, whole model only: the first recompile (and for sdxl, "
+        "batch 1 to 2). Reasons per row are in compile.json's details.",
         "sdxl has no block stages, so per block compiles the whole UNet: one row.",
         f"flux_deep: the tiny Flux width with {FLUX_DEEP['depth']} double + {FLUX_DEEP['depth_single_blocks']} "
         "single blocks, to show how cold start grows with depth whole vs per block.",

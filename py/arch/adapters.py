@@ -38,6 +38,11 @@ class Adapter:
         batch size (Wan's rope table). Every other block input whose dim 0 is the batch is compiled for any
         batch, batch 1 included. None (families without blocks, or not checked yet) keeps torch's batch-1
         specialisation: one more compile when the batch grows.
+    whole_broadcast_inputs: the same for the inputs of a whole-model compile's entry (`inner_forward`, else
+        `_forward`), for its compiles after the first (which is static). None where it is not checked, or
+        where an unbacked batch does not compile: SD3's patch-embedding convolution gets an output layout on
+        CPU that torch's shape inference does not predict. (HunyuanVideo's whole model needs it: with torch's
+        batch, inductor 2.13 fails to lower its padded patch-embedding convolution, ValueRangeError.)
     uncompiled_methods: methods of the diffusion model that a whole-model compile runs uncompiled, for families
         that make their position ids inside the compiled function (Qwen-Image's `process_img`). In a graph,
         torch.linspace's step over the latent's size is a float that torch fixes by a guard, and from a
@@ -51,6 +56,7 @@ class Adapter:
     model_wrapper: str = "diffusion_model"
     inner_forward: str | None = None
     broadcast_inputs: tuple[str, ...] | None = None
+    whole_broadcast_inputs: tuple[str, ...] | None = None
     uncompiled_methods: tuple[str, ...] = ()
 
     def block_counts(self, diffusion_model: torch.nn.Module) -> tuple[int, ...]:
@@ -60,14 +66,17 @@ class Adapter:
 _DOUBLE_SINGLE = (Stage("double_block", "double_blocks"), Stage("single_block", "single_blocks"))
 
 ADAPTERS: tuple[Adapter, ...] = (
-    Adapter("flux", ("Flux",), _DOUBLE_SINGLE, inner_forward="forward_orig", broadcast_inputs=()),
-    Adapter("chroma", ("Chroma",), _DOUBLE_SINGLE, inner_forward="forward_orig", broadcast_inputs=()),
-    Adapter("hunyuan_video", ("HunyuanVideo",), _DOUBLE_SINGLE, inner_forward="forward_orig", broadcast_inputs=()),
+    Adapter("flux", ("Flux",), _DOUBLE_SINGLE, inner_forward="forward_orig", broadcast_inputs=(),
+            whole_broadcast_inputs=()),
+    Adapter("chroma", ("Chroma",), _DOUBLE_SINGLE, inner_forward="forward_orig", broadcast_inputs=(),
+            whole_broadcast_inputs=()),
+    Adapter("hunyuan_video", ("HunyuanVideo",), _DOUBLE_SINGLE, inner_forward="forward_orig", broadcast_inputs=(),
+            whole_broadcast_inputs=()),
     Adapter("wan", ("WanModel",), (Stage("double_block", "blocks"),), inner_forward="forward_orig",
-            broadcast_inputs=("freqs",)),
+            broadcast_inputs=("freqs",), whole_broadcast_inputs=("freqs",)),
     Adapter("ltxv", ("LTXVModel",), (Stage("double_block", "transformer_blocks"),), broadcast_inputs=()),
     Adapter("qwen_image", ("QwenImageTransformer2DModel",), (Stage("double_block", "transformer_blocks"),),
-            broadcast_inputs=(), uncompiled_methods=("process_img",)),
+            broadcast_inputs=(), whole_broadcast_inputs=(), uncompiled_methods=("process_img",)),
     Adapter("sd3", ("OpenAISignatureMMDITWrapper", "MMDiT"), (Stage("double_block", "joint_blocks"),),
             model_wrapper="apply_model", broadcast_inputs=()),
     Adapter("lumina2", ("NextDiT",)),

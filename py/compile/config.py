@@ -25,9 +25,11 @@ class CompileConfig:
     dynamic: "auto" compiles the sizes of each block's inputs dynamic from the first compile, except those
         the code fixes (channels, heads), the batch as one size that batch 1 does not specialise (for the
         families whose adapter names their broadcast inputs, `Adapter.broadcast_inputs`); a whole-model graph
-        compiles static first (a dynamic one is much slower to compile) and general in every size but batch 1
-        at its first recompile; "on" is torch's dynamic=True (every size dynamic, size 1 specialised, so going
-        from batch 1 to a larger batch recompiles once); "off" specialises every shape (one compile per shape).
+        compiles static first (a dynamic one is much slower to compile) and general in every size at its
+        first recompile, batch 1 included where the adapter names the whole model's broadcast inputs
+        (`Adapter.whole_broadcast_inputs`); "on" is torch's dynamic=True (every size dynamic, size 1
+        specialised, so going from batch 1 to a larger batch recompiles once); "off" specialises every shape (one
+        compile per shape).
     fullgraph: refuse graph breaks (a break becomes an error that names the block).
     scope: "per block" compiles each block of the family's stages, sharing compiled code between blocks of
         one class; "whole model" compiles the diffusion model's forward as one region.

@@ -30,6 +30,7 @@ class Plan:
     whole-model compile compiles inside that chain, when the family has one (`Adapter.inner_forward`). blocks:
     the family's blocks (also used by a whole-model compile while another node replaces blocks).
     broadcast_inputs: `Adapter.broadcast_inputs` (None: batch 1 is compiled apart from larger batches).
+    whole_broadcast_inputs: `Adapter.whole_broadcast_inputs`, the same for a whole-model graph.
     uncompiled_methods: `Adapter.uncompiled_methods`, methods a whole-model compile leaves uncompiled."""
 
     family: str
@@ -39,6 +40,7 @@ class Plan:
     inner_forward: str | None
     blocks: tuple[BlockRegion, ...]
     broadcast_inputs: tuple[str, ...] | None = None
+    whole_broadcast_inputs: tuple[str, ...] | None = None
     uncompiled_methods: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -69,4 +71,5 @@ def plan_for(diffusion_model: torch.nn.Module, config: CompileConfig) -> Plan:
         notes.append(f"{adapter.family} ({label}) has no block stages Afterburner knows: compiling the whole model "
                      "instead of per block")
     return Plan(adapter.family, label, scope, adapter.model_wrapper, adapter.inner_forward,  # type: ignore[arg-type]
-                tuple(blocks), adapter.broadcast_inputs, adapter.uncompiled_methods, tuple(notes))
+                tuple(blocks), adapter.broadcast_inputs, adapter.whole_broadcast_inputs,
+                adapter.uncompiled_methods, tuple(notes))

@@ -326,13 +326,11 @@ class CompiledModel:
         staged = _STAGED.inputs
         # A whole-model graph is marked only once it has run: its first compile stays static, as marking makes one
         # big compile much slower (H100, Flux: 188 s vs 77 s), and its first recompile (a new resolution, prompt
-        # length or batch) is general in every size but batch 1. Its batch stays backed: whole models have
-        # convolutions (patch embeddings, UNets), and CPU convolutions give an unbacked batch a layout that torch's
-        # shape inference does not predict.
+        # length or batch) is general in every size, batch 1 too where `Plan.whole_broadcast_inputs` allows.
         whole = label in self._whole
         if self.config.dynamic == "auto" and (not whole or label in self._ran):
             inputs = (getattr(eager, "forward", eager), args[1:] if bound else args, kwargs,
-                      None if whole else self.plan.broadcast_inputs)
+                      self.plan.whole_broadcast_inputs if whole else self.plan.broadcast_inputs)
             if mark.hooked:
                 _STAGED.inputs = inputs
             else:  # no compile-start hook in this torch: mark on every call

@@ -40,17 +40,17 @@ class AfterburnerCompile(io.ComfyNode):
                 io.Combo.Input("dynamic", options=["auto", "on", "off"], default="auto",
                                tooltip="auto: a block's first compile already serves every batch size, "
                                        "resolution and prompt length (a whole model: from its first "
-                                       "recompile, batch 1 apart). on: torch's dynamic shapes, batch 1 "
-                                       "apart. off: one compile per shape."),
+                                       "recompile; on some families batch 1 apart). on: torch's dynamic "
+                                       "shapes, batch 1 apart. off: one compile per shape."),
                 io.Boolean.Input("fullgraph", default=False,
                                  tooltip="Require each compiled region to be one graph; a graph break becomes an "
                                          "error naming the block (debugging). Off: breaks run as Python."),
                 io.Combo.Input("scope", options=list(SCOPES), default="per block",
                                tooltip="per block: compile each transformer block; blocks of one class share "
                                        "compiled code, so cold start is a few blocks' worth. whole model: one "
-                                       "region; a longer cold start (about 3x on Flux), one recompile at the "
-                                       "first new size and one more between batch 1 and larger batches. "
-                                       "Families without known blocks compile whole."),
+                                       "region; a longer cold start (about 3x on Flux) and one recompile at the "
+                                       "first new size or batch (on some families one more between batch 1 and "
+                                       "larger batches). Families without known blocks compile whole."),
                 io.Boolean.Input("save_compiled", default=True,
                                  tooltip="Save compiled code to models/afterburner_compile and load it on the next "
                                          "start (skips code generation). A corrupt or stale file is reported, "

@@ -58,22 +58,40 @@ def test_whole_model_compile_does_not_recompile_for_another_step_count():
     assert events.compiles == []
 
 
-def test_whole_model_compile_of_a_dit_recompiles_once_for_a_new_resolution_then_never():
-    """A DiT's whole-model compile starts behind its position ids (torch.linspace over the latent's size), so
-    the first new resolution makes the sizes dynamic (torch's automatic dynamic) and no later one recompiles;
-    the compiled method is the model's only while a call runs."""
+def test_whole_model_compile_of_a_dit_recompiles_once_then_never_for_any_size_or_batch():
+    """A DiT's whole-model compile starts behind its position ids (torch.linspace over the latent's size) and
+    static; its first recompile, at a new resolution, is general in every size, the batch included
+    (`Adapter.whole_broadcast_inputs`), so no later resolution, prompt length or batch recompiles. The compiled
+    method is the model's only while a call runs."""
+    torch._dynamo.reset()
     model = compiled(build("flux"), scope="whole model")
-    reference = sample(build("flux"), "flux", size=80)
+    eager = build("flux")
     sample(model, "flux", size=64)
     events = Events()
-    torch.testing.assert_close(sample(model, "flux", size=80), reference, **TOL)
+    torch.testing.assert_close(sample(model, "flux", size=80), sample(eager, "flux", size=80), **TOL)
     assert len(events.compiles) <= 1 and all(e["target"] == "diffusion_model Flux" for e in events.compiles)
     assert "forward_orig" not in vars(model.get_model_object("diffusion_model"))
     events = Events()
     with torch.compiler.set_stance("fail_on_recompile"):
-        for size, tokens in ((96, 12), (112, 8), (48, 16)):
-            assert torch.isfinite(sample(model, "flux", seed=size, size=size, tokens=tokens)).all()
+        for size, tokens, batch in ((96, 12, 2), (112, 8, 1), (48, 16, 3)):
+            run = dict(seed=size, size=size, tokens=tokens, batch=batch)
+            torch.testing.assert_close(sample(model, "flux", **run), sample(eager, "flux", **run), **TOL)
     assert events.compiles == []
+
+
+def test_whole_model_compile_of_hunyuan_video_compiles_for_a_new_batch():
+    """With torch's own batch, inductor 2.13 failed to lower HunyuanVideo's padded patch-embedding convolution at
+    the whole model's first recompile (ValueRangeError), and the model ran uncompiled from then on. Its batch is
+    one unbacked size (`Adapter.whole_broadcast_inputs`), which lowers."""
+    torch._dynamo.reset()
+    model = compiled(build("hunyuan_video"), scope="whole model")
+    eager = build("hunyuan_video")
+    sample(model, "hunyuan_video", steps=1)
+    events = Events()
+    run = dict(steps=1, seed=2, batch=2)
+    torch.testing.assert_close(sample(model, "hunyuan_video", **run), sample(eager, "hunyuan_video", **run), **TOL)
+    assert len(events.compiles) == 1 and "compile failed" not in events.compiles[0]["reason"], events.compiles
+    assert not [n for n in events.notices if "compile failed" in n["message"]], events.notices
 
 
 def test_whole_model_compile_of_qwen_image_gets_the_position_ids_right_at_every_resolution():
