@@ -42,9 +42,9 @@ SWEEP_SIZES = (64, 80, 96)
 SWEEP_BATCHES = (1, 2)
 STEADY_STEPS = 8
 WARM_REPEATS = 3  # warm restarts are cheap: take the best of a few fresh processes (the machine is shared)
-# A deeper Flux-class model (6 double + 12 single blocks, the tiny width): shows how cold start scales with
-# depth whole vs per block (Flux.1 has 19 + 38 blocks).
-FLUX_DEEP = {"depth": 6, "depth_single_blocks": 12}
+# Flux.1's depth (19 double + 38 single blocks) at the tiny width: a whole-model compile grows with depth, a
+# per-block one does not, and the tiny Flux's 2 + 2 blocks hide that.
+FLUX_DEEP = {"depth": 19, "depth_single_blocks": 38}
 
 
 # --- child: one measurement in a fresh process ----------------------------------------------------------------
@@ -242,8 +242,8 @@ def notes() -> list[str]:
         "while it samples (dynamo guards it). What is left, whole model only: the first recompile (and for sdxl, "
         "batch 1 to 2). Reasons per row are in compile.json's details.",
         "sdxl has no block stages, so per block compiles the whole UNet: one row.",
-        f"flux_deep: the tiny Flux width with {FLUX_DEEP['depth']} double + {FLUX_DEEP['depth_single_blocks']} "
-        "single blocks, to show how cold start grows with depth whole vs per block.",
+        f"flux_deep: Flux.1's depth ({FLUX_DEEP['depth']} double + {FLUX_DEEP['depth_single_blocks']} single "
+        "blocks) at the tiny width, to show how cold start grows with depth whole vs per block.",
         "Tiny models are dominated by Python and launch overhead on CPU; step times say little about big "
         "models on a GPU. The machine is shared (2 cores): times are noisy.",
         "Marking sizes dynamic up front, measured apart from this table (one process each, same load, flux): "
@@ -256,6 +256,25 @@ def notes() -> list[str]:
         "(17% on average), most of it in inductor's code generation (30.4 against 24.1 s in the fourth pair); "
         "steady-state steps equal within the noise (compiled/eager 1.12 and 0.98 against 1.07 and 1.03).",
     ]
+
+
+def merged(report: dict[str, Any]) -> dict[str, Any]:
+    """`report` with the rows of the results file that it did not re-measure, when that file comes from the same
+    machine and torch: a run of some architectures or scopes updates their rows and keeps the others (each
+    row's details say when it was measured)."""
+    path = RESULTS / "compile.json"
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    if (previous.get("machine"), previous.get("torch")) != (report["machine"], report["torch"]):
+        return report
+    fresh = {(row["arch"], row["scope"]) for row in report["rows"]}
+    order = {(arch, scope): index for index, (arch, scope) in enumerate(
+        (arch, scope) for arch in ARCHS for scope in SCOPES)}
+
+    def combine(key: str) -> list[dict[str, Any]]:
+        kept = [item for item in previous.get(key, []) if (item["arch"], item["scope"]) not in fresh]
+        return sorted(kept + report[key], key=lambda item: order.get((item["arch"], item["scope"]), len(order)))
+
+    return {**report, "rows": combine("rows"), "details": combine("details")}
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -307,17 +326,13 @@ def main() -> None:
                          "warm_restart_s": round(warm, 2), "step_s": round(cold["step_s"], 5),
                          "eager_step_s": round(cold["eager_step_s"], 5),
                          "recompiles_after_first": cold["recompiles_after_first"]})
-            details.append({"arch": arch, "scope": scope, "compiles_in_first_call": cold["first_compiles"],
+            details.append({"arch": arch, "scope": scope, "measured": time.strftime("%Y-%m-%d"),
+                            "compiles_in_first_call": cold["first_compiles"],
                             "eager_first_step_s": round(cold["eager_first_s"], 3),
                             "warm_restart_codegen_misses": misses,
                             "sweep_s": round(cold["sweep_s"], 1), "sweep_recompile_reasons": cold["sweep_reasons"]})
-    report = {
-        "machine": machine(),
-        "torch": torch.__version__,
-        "rows": rows,
-        "details": details,
-        "notes": notes(),
-    }
+    report = merged({"machine": machine(), "torch": torch.__version__, "rows": rows, "details": details,
+                     "notes": notes()})
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "compile.json").write_text(json.dumps(report, indent=2) + "\n")
     (RESULTS / "compile.md").write_text(render_markdown(report))
