@@ -4,7 +4,8 @@ A stage is a list of blocks that ComfyUI's `patches_replace["dit"]` reaches with
 `(stage, index)`; a block replacement gets a dict of streams (`img`, and `txt` for two-stream blocks)
 and returns the streams it changed. Matching walks the class's MRO, so subclasses (Wan's VACE and camera
 variants, Flux's Kontext) find their parent's adapter. Families without block replacement (UNets,
-Lumina2) still get whole-model caching.
+Lumina2) still get whole-model caching; Lumina2's blocks are still compiled one by one
+(`Adapter.compiled_block_lists`).
 """
 
 from __future__ import annotations
@@ -39,10 +40,18 @@ class Adapter:
         batch, batch 1 included. None (families without blocks, or not checked yet) keeps torch's batch-1
         specialisation: one more compile when the batch grows.
     whole_broadcast_inputs: the same for the inputs of a whole-model compile's entry (`inner_forward`, else
-        `_forward`), for its compiles after the first (which is static). None where it is not checked, or
-        where an unbacked batch does not compile: SD3's patch-embedding convolution gets an output layout on
-        CPU that torch's shape inference does not predict. (HunyuanVideo's whole model needs it: with torch's
-        batch, inductor 2.13 fails to lower its padded patch-embedding convolution, ValueRangeError.)
+        `_forward`), for its compiles after the first (which is static). None where an unbacked batch does not
+        compile or does not help: SD3's patch-embedding convolution gets an output layout on CPU that torch's
+        shape inference does not predict, the UNets' convolutions fail shape inference (the graph breaks into
+        pieces), LTXV's tiny latent recompiles once more, and Lumina2's `_forward` graph-breaks and guards on
+        the height either way. (HunyuanVideo's whole model needs it: with torch's batch, inductor 2.13 fails to
+        lower its padded patch-embedding convolution, ValueRangeError.)
+    contiguous_inputs: block inputs, by parameter name, that compiled blocks always get contiguous: inputs that
+        reach the blocks of one class in two layouts within one call (Lumina2's rope table, sliced for its
+        refiners), which would otherwise compile the class once per layout before `Layouts` learns to copy them.
+    compiled_block_lists: the block lists (nn.ModuleList attributes, in execution order) that a per-block compile
+        compiles, where they are not the stages' (Lumina2's and Z-Image's blocks, which block replacement does
+        not reach); empty: the stages' lists.
     uncompiled_methods: methods of the diffusion model that a whole-model compile runs uncompiled, for families
         that make their position ids inside the compiled function (Qwen-Image's `process_img`). In a graph,
         torch.linspace's step over the latent's size is a float that torch fixes by a guard, and from a
@@ -57,7 +66,12 @@ class Adapter:
     inner_forward: str | None = None
     broadcast_inputs: tuple[str, ...] | None = None
     whole_broadcast_inputs: tuple[str, ...] | None = None
+    contiguous_inputs: tuple[str, ...] = ()
+    compiled_block_lists: tuple[str, ...] = ()
     uncompiled_methods: tuple[str, ...] = ()
+
+    def block_lists_to_compile(self) -> tuple[str, ...]:
+        return self.compiled_block_lists or tuple(stage.attribute for stage in self.stages)
 
     def block_counts(self, diffusion_model: torch.nn.Module) -> tuple[int, ...]:
         return tuple(len(getattr(diffusion_model, stage.attribute)) for stage in self.stages)
@@ -79,7 +93,8 @@ ADAPTERS: tuple[Adapter, ...] = (
             broadcast_inputs=(), whole_broadcast_inputs=(), uncompiled_methods=("process_img",)),
     Adapter("sd3", ("OpenAISignatureMMDITWrapper", "MMDiT"), (Stage("double_block", "joint_blocks"),),
             model_wrapper="apply_model", broadcast_inputs=()),
-    Adapter("lumina2", ("NextDiT",)),
+    Adapter("lumina2", ("NextDiT",), broadcast_inputs=(), contiguous_inputs=("freqs_cis",),
+            compiled_block_lists=("context_refiner", "noise_refiner", "layers")),
     Adapter("unet", ("UNetModel",)),
 )
 

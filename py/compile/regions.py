@@ -1,7 +1,7 @@
 """Which parts of a model are compiled: the blocks of the family's stages, or the whole diffusion model.
 
 Blocks are found through the family adapter (`py/arch`), never by testing the model's class here. A family
-without block stages (UNets, Lumina2, anything unknown) is compiled whole, and the plan says so.
+without block lists (UNets, anything unknown) is compiled whole, and the plan says so.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class Plan:
     the family's blocks (also used by a whole-model compile while another node replaces blocks).
     broadcast_inputs: `Adapter.broadcast_inputs` (None: batch 1 is compiled apart from larger batches).
     whole_broadcast_inputs: `Adapter.whole_broadcast_inputs`, the same for a whole-model graph.
+    contiguous_inputs: `Adapter.contiguous_inputs`, block inputs always passed contiguous.
     uncompiled_methods: `Adapter.uncompiled_methods`, methods a whole-model compile leaves uncompiled."""
 
     family: str
@@ -41,6 +42,7 @@ class Plan:
     blocks: tuple[BlockRegion, ...]
     broadcast_inputs: tuple[str, ...] | None = None
     whole_broadcast_inputs: tuple[str, ...] | None = None
+    contiguous_inputs: tuple[str, ...] = ()
     uncompiled_methods: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -59,17 +61,15 @@ def plan_for(diffusion_model: torch.nn.Module, config: CompileConfig) -> Plan:
     adapter = adapter_for(diffusion_model)
     label = type(diffusion_model).__name__
     blocks = []
-    for stage in adapter.stages:
-        modules = getattr(diffusion_model, stage.attribute, None)
-        for index, module in enumerate(modules or ()):
-            blocks.append(BlockRegion(f"{stage.attribute}.{index}", f"{stage.attribute}[{index}] "
-                                                                    f"{type(module).__name__}"))
+    for attribute in adapter.block_lists_to_compile():
+        for index, module in enumerate(getattr(diffusion_model, attribute, None) or ()):
+            blocks.append(BlockRegion(f"{attribute}.{index}", f"{attribute}[{index}] {type(module).__name__}"))
     notes: list[str] = []
     scope: Literal["block", "whole"] = "whole" if config.whole_model else "block"
     if scope == "block" and not blocks:
         scope = "whole"
-        notes.append(f"{adapter.family} ({label}) has no block stages Afterburner knows: compiling the whole model "
+        notes.append(f"{adapter.family} ({label}) has no repeated blocks Afterburner knows: compiling the whole model "
                      "instead of per block")
     return Plan(adapter.family, label, scope, adapter.model_wrapper, adapter.inner_forward,  # type: ignore[arg-type]
-                tuple(blocks), adapter.broadcast_inputs, adapter.whole_broadcast_inputs,
+                tuple(blocks), adapter.broadcast_inputs, adapter.whole_broadcast_inputs, adapter.contiguous_inputs,
                 adapter.uncompiled_methods, tuple(notes))

@@ -100,14 +100,31 @@ class Layouts:
     def __init__(self) -> None:
         self._first: dict[tuple[Any, Any], bool] = {}
         self._contiguous: set[tuple[Any, Any]] = set()
+        # Required slots get the standard strides even where a size is 1: with an unbacked batch, dynamo guards the
+        # batch stride, which `is_contiguous` (and so `contiguous()`) ignores at batch 1.
+        self._required: set[tuple[Any, Any]] = set()
+
+    def require_contiguous(self, code: Any, function: Callable, names: tuple[str, ...]) -> None:
+        """The inputs `names` of `function` (by name or position, `self` left out) passed contiguous to `code` from
+        its first call (`Adapter.contiguous_inputs`)."""
+        if not names:
+            return
+        parameters = list(inspect.signature(function).parameters)
+        for name in names:
+            self._required.add((code, name))
+            if name in parameters:
+                self._required.add((code, parameters.index(name)))
 
     def canonical(self, code: Any, args: tuple, kwargs: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
         """`code`: what shares the compiled code (a block class, a function)."""
         def visit(key: Any, value: Any) -> Any:
             if not isinstance(value, torch.Tensor):
                 return value
-            contiguous = value.is_contiguous()
             slot = (code, key)
+            if slot in self._required:
+                return value if value.stride() == _standard_strides(value.shape) else \
+                    value.clone(memory_format=torch.contiguous_format)
+            contiguous = value.is_contiguous()
             if self._first.setdefault(slot, contiguous) != contiguous:
                 self._contiguous.add(slot)
             return value.contiguous() if not contiguous and slot in self._contiguous else value
@@ -117,6 +134,14 @@ class Layouts:
 
 
 LAYOUTS = Layouts()
+
+
+def _standard_strides(shape: torch.Size) -> tuple[int, ...]:
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tuple(reversed(strides))
 
 
 def mark_schedule_dynamic(args: tuple, kwargs: dict[str, Any]) -> None:
@@ -270,6 +295,7 @@ class CompiledModel:
             return module
         entry = self._regions.get(id(module))
         if entry is None or entry[0] is not module:
+            LAYOUTS.require_contiguous(type(module), module.forward, self.plan.contiguous_inputs)
             entry = (module, _CompiledRegion(self._compile(module), module, label, self))
             self._regions[id(module)] = entry
         return entry[1]

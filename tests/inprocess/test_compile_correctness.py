@@ -38,7 +38,10 @@ STEPS = 3
 # Compiles per block class in a family's first call. Wan's first block gets a non-contiguous input (patch
 # embedding, transposed), the others a contiguous one: a stride guard. The first call compiles both layouts,
 # after which the compiled blocks pass that input contiguous (runtime.Layouts): one entry per change again.
-FIRST_CALL_COMPILES = {"flux": 1, "wan21": 2}
+# Lumina2's context refiner has no modulation (`adaln_input` None), its other blocks do: two entries. Its rope
+# table, sliced for the refiners, is always passed contiguous (`Adapter.contiguous_inputs`), or the first call
+# would compile a third.
+FIRST_CALL_COMPILES = {"flux": 1, "wan21": 2, "lumina2": 2}
 
 # ------------------------------------------------------------------------------------------------------------
 # helpers shared by the test_compile_* modules
@@ -137,6 +140,7 @@ def module_snapshot(model) -> dict[str, Any]:
 @pytest.mark.parametrize(("family", "cfg", "expected_targets"), [
     ("flux", 1.0, {"double_blocks[0] DoubleStreamBlock", "single_blocks[0] SingleStreamBlock"}),
     ("wan21", 1.0, {"blocks[0] WanAttentionBlock"}),
+    ("lumina2", 1.0, {"context_refiner[0] JointTransformerBlock", "noise_refiner[0] JointTransformerBlock"}),
     ("sdxl", 4.0, {"diffusion_model UNetModel"}),
 ])
 def test_compiled_output_matches_eager(family, cfg, expected_targets):

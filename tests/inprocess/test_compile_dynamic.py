@@ -25,10 +25,11 @@ def _per_class(events: Events) -> collections.Counter:
     return collections.Counter(e["target"].split(" ")[1] for e in events.compiles)
 
 
-@pytest.mark.parametrize("family", ["flux", "wan21"])
+@pytest.mark.parametrize("family", ["flux", "wan21", "lumina2"])
 def test_first_block_compile_is_general_in_batch_and_size(family):
     """Wan's rope table stays batch 1 at every batch (`Adapter.broadcast_inputs`); Flux's position table does
-    not. Every output matches eager."""
+    not. Lumina2's blocks (refiners and layers) are compiled though block replacement does not reach them
+    (`Adapter.compiled_block_lists`). Every output matches eager."""
     torch._dynamo.reset()  # a clean slate: earlier tests may already have made sizes dynamic
     model = compiled(build(family))
     events = Events()
