@@ -93,8 +93,9 @@ class Layouts:
     (stride 0) at batch 2 and contiguous at batch 1. Once a compiled code (a block class, a whole-model function)
     has seen both layouts for an argument, that argument is passed contiguous from then on. Families that always
     pass one layout (HunyuanVideo's and SD3's non-contiguous streams) are left exactly as they are, so a block
-    that updates its input in place (Flux's `img +=`) still does so on the caller's tensor. Process-wide, like
-    dynamo's cache of compiled code.
+    that updates its input in place (Flux's `img +=`) still does so on the caller's tensor. Inputs a family's
+    adapter names (`Adapter.contiguous_inputs`, Lumina2's rope table) get plain strides from the first call, so
+    not even the first call compiles a second layout. Process-wide, like dynamo's cache of compiled code.
     """
 
     def __init__(self) -> None:
