@@ -69,11 +69,13 @@ def sdpa_override(func, *args: Any, **kwargs: Any) -> torch.Tensor:
     return attention_pytorch(*args, **kwargs)
 
 
-def build(family: str, seed: int = 0):
+def build(family: str, seed: int = 0, variant: tuple[str, dict[str, Any]] | None = None):
     """The tiny model with ComfyUI's PyTorch attention (the override travels with every clone), built under
-    inference mode as ComfyUI's executor loads models (its weights are inference tensors, as a LoRA's are)."""
+    inference mode as ComfyUI's executor loads models (its weights are inference tensors, as a LoRA's are).
+    variant: another (`comfy.supported_models` class, unet config) of the family's diffusion-model class."""
     with torch.inference_mode():
-        model = tiny_models.build_model(family, seed=seed)
+        model = (tiny_models.build_model(family, seed=seed) if variant is None
+                 else tiny_models.build_from_config(*variant, seed=seed))
     model.model_options["transformer_options"]["optimized_attention_override"] = sdpa_override
     return model
 

@@ -20,23 +20,32 @@ from test_compile_correctness import (
     sample,
 )
 
+from devpack import tiny_models
+
 
 def _per_class(events: Events) -> collections.Counter:
     return collections.Counter(e["target"].split(" ")[1] for e in events.compiles)
 
 
-@pytest.mark.parametrize("family", ["flux", "wan21", "lumina2"])
-def test_first_block_compile_is_general_in_batch_and_size(family):
+# Z-Image is ComfyUI's Lumina2 class with Z-Image's modulation, time scale and token padding (as model detection
+# sets them), here at the tiny Lumina2 size widened to 256, the narrowest width its modulation takes.
+Z_IMAGE = ("ZImage", {**tiny_models.family_spec("lumina2").unet_config, "z_image_modulation": True,
+                      "time_scale": 1000.0, "pad_tokens_multiple": 32, "dim": 256, "axes_dims": [32, 48, 48]})
+
+
+@pytest.mark.parametrize(("family", "variant"), [("flux", None), ("wan21", None), ("lumina2", None),
+                                                 ("lumina2", Z_IMAGE)], ids=["flux", "wan21", "lumina2", "z_image"])
+def test_first_block_compile_is_general_in_batch_and_size(family, variant):
     """Wan's rope table stays batch 1 at every batch (`Adapter.broadcast_inputs`); Flux's position table does
-    not. Lumina2's blocks (refiners and layers) are compiled though block replacement does not reach them
-    (`Adapter.compiled_block_lists`). Every output matches eager."""
+    not. Lumina2's and Z-Image's blocks (refiners and layers) are compiled though block replacement does not
+    reach them (`Adapter.compiled_block_lists`). Every output matches eager."""
     torch._dynamo.reset()  # a clean slate: earlier tests may already have made sizes dynamic
-    model = compiled(build(family))
+    model = compiled(build(family, variant=variant))
     events = Events()
     sample(model, family, steps=2, size=64, batch=1, tokens=8)
     assert all(n <= FIRST_CALL_COMPILES[family] for n in _per_class(events).values()), events.compiles
 
-    eager = build(family)
+    eager = build(family, variant=variant)
     events = Events()
     with torch.compiler.set_stance("fail_on_recompile"):
         for size in (64, 96, 112):
