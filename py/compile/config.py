@@ -31,8 +31,9 @@ class CompileConfig:
         specialised, so going from batch 1 to a larger batch recompiles once); "off" specialises every shape (one
         compile per shape).
     fullgraph: refuse graph breaks (a break becomes an error that names the block).
-    scope: "per block" compiles each block of the family's stages, sharing compiled code between blocks of
-        one class; "whole model" compiles the diffusion model's forward as one region.
+    scope: "per block" compiles each block of the family's block lists (`Adapter.block_lists_to_compile`: its
+        stages, or Lumina2's refiners and layers), sharing compiled code between blocks of one class; "whole
+        model" compiles the diffusion model's forward as one region.
     persist: save compiled artifacts to the `afterburner_compile` model folder and load them on the next start.
     """
 
