@@ -1,4 +1,4 @@
-"""Which parts of a model are compiled: the blocks of the family's stages, or the whole diffusion model.
+"""Which parts of a model are compiled: the family's blocks, or the whole diffusion model.
 
 Blocks are found through the family adapter (`py/arch`), never by testing the model's class here. A family
 without block lists (UNets, anything unknown) is compiled whole, and the plan says so.
