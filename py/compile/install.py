@@ -118,7 +118,7 @@ def install_compile(model: ModelPatcher, config: CompileConfig, store: ArtifactS
     compiled = CompiledModel(config, plan, store, key)
     # Plain closures, not bound methods: ComfyUI deep-copies model options, and a deep copy of a bound method
     # would copy the CompiledModel (and the model it holds) with it; functions are copied by reference.
-    if plan.scope == "whole" and plan.forward_hook == "diffusion_model":
+    if plan.scope == "whole" and plan.adapter.model_wrapper == "diffusion_model":
         def diffusion_model_wrapper(executor, *args, **kwargs):
             return compiled.diffusion_model_wrapper(executor, *args, **kwargs)
 

@@ -296,7 +296,7 @@ class CompiledModel:
             return module
         entry = self._regions.get(id(module))
         if entry is None or entry[0] is not module:
-            LAYOUTS.require_contiguous(type(module), module.forward, self.plan.contiguous_inputs)
+            LAYOUTS.require_contiguous(type(module), module.forward, self.plan.adapter.contiguous_inputs)
             entry = (module, _CompiledRegion(self._compile(module), module, label, self))
             self._regions[id(module)] = entry
         return entry[1]
@@ -353,11 +353,11 @@ class CompiledModel:
         staged = _STAGED.inputs
         # A whole-model graph is marked only once it has run: its first compile stays static, as marking makes one
         # big compile much slower (H100, Flux: 188 s vs 77 s), and its first recompile (a new resolution, prompt
-        # length or batch) is general in every size, batch 1 too where `Plan.whole_broadcast_inputs` allows.
+        # length or batch) is general in every size, batch 1 too where `Adapter.whole_broadcast_inputs` allows.
         whole = label in self._whole
         if self.config.dynamic == "auto" and (not whole or label in self._ran):
             inputs = (getattr(eager, "forward", eager), args[1:] if bound else args, kwargs,
-                      self.plan.whole_broadcast_inputs if whole else self.plan.broadcast_inputs)
+                      self.plan.adapter.whole_broadcast_inputs if whole else self.plan.adapter.broadcast_inputs)
             if mark.hooked:
                 _STAGED.inputs = inputs
             else:  # no compile-start hook in this torch: mark on every call
@@ -486,7 +486,7 @@ class CompiledModel:
         try:
             if self.plan.scope == "whole" and not self.blocks_replaced(transformer_options_of(args, kwargs)):
                 mark_schedule_dynamic(args, kwargs)  # _apply_model hands these transformer_options on
-                with (self.methods_swapped(diffusion_model, uncompiled=self.plan.uncompiled_methods),
+                with (self.methods_swapped(diffusion_model, uncompiled=self.plan.adapter.uncompiled_methods),
                       self.module_swapped(base_model, "diffusion_model", f"diffusion_model {self.plan.model_label}")):
                     return executor(*args, **kwargs)
             if self.plan.scope == "whole":
@@ -506,9 +506,9 @@ class CompiledModel:
                 self._note_whole_to_blocks()
                 with self.blocks_swapped(diffusion_model):
                     return executor(*args, **kwargs)
-            uncompiled = self.plan.uncompiled_methods
-            if self.plan.inner_forward is not None:
-                with self.methods_swapped(diffusion_model, (self.plan.inner_forward,), uncompiled):
+            uncompiled = self.plan.adapter.uncompiled_methods
+            if self.plan.adapter.inner_forward is not None:
+                with self.methods_swapped(diffusion_model, (self.plan.adapter.inner_forward,), uncompiled):
                     return executor(*args, **kwargs)
             if not all(hasattr(executor, name) for name in ("original", "wrappers", "idx")):  # ComfyUI changed it
                 self.note_once("executor", f"{self.plan.model_label}: this ComfyUI's wrapper executor is unknown to "

@@ -240,14 +240,15 @@ def test_an_unpredicted_output_layout_runs_the_block_eager_and_says_so():
     """A block compiled for any batch (an unbacked batch) whose kernel returns a layout torch's shape inference
     did not predict: on CPU, a convolution (inductor makes it channels-last; the prediction is contiguous). No
     family's blocks have one; this is the net for one that would. The block runs eager, with the same result."""
+    from afterburner.py.arch import Adapter
     from afterburner.py.compile.config import CompileConfig
     from afterburner.py.compile.regions import Plan
     from afterburner.py.compile.runtime import CompiledModel
 
     torch.manual_seed(0)
     block = torch.nn.Sequential(torch.nn.Conv2d(4, 16, 3, padding=1), torch.nn.SiLU())
-    runtime = CompiledModel(CompileConfig(persist=False), Plan("test", "Net", "block", "apply_model", None, (),
-                                                               broadcast_inputs=()), None, None)
+    plan = Plan(Adapter("test", (), model_wrapper="apply_model", broadcast_inputs=()), "Net", "block", ())
+    runtime = CompiledModel(CompileConfig(persist=False), plan, None, None)
     region = runtime.region_for(block, "convs[0] Sequential")
     events = Events()
     with torch.inference_mode():
