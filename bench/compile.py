@@ -36,7 +36,7 @@ if __package__ in (None, ""):
 from bench.child_process import run_child  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
-ARCHS = ("flux", "flux_deep", "sdxl", "wan21")
+ARCHS = ("flux", "flux_deep", "sdxl", "wan21", "lumina2")
 SCOPES = {"whole": "whole model", "block": "per block"}
 SWEEP_SIZES = (64, 80, 96)
 SWEEP_BATCHES = (1, 2)
@@ -230,7 +230,8 @@ def notes() -> list[str]:
         "step / eager step: steady-state seconds per sampling step (cfg 1, 64 px, min of 3 runs of 8 steps).",
         f"recompiles after first: compile events after the first call over {len(SWEEP_SIZES)} resolutions "
         f"{SWEEP_SIZES} px x batch {SWEEP_BATCHES} x LoRA off/on (all linear weights patched; LoRA before and "
-        "after the compile node), dynamic auto; each compiled block class counts (flux: 2 classes, wan21: 1). "
+        "after the compile node), dynamic auto; each compiled block class counts (flux: 2 classes, wan21: 1, "
+        "lumina2: 1, with its context refiner's code apart). "
         "The models are built and LoRA'd under inference mode, as ComfyUI's executor loads them. Per block, "
         "dynamic auto marks every size of a block's inputs dynamic before its first compile, the batch as one "
         "unbacked size (not specialised at 1; each family's adapter names the inputs that stay batch 1, such as "
