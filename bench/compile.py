@@ -240,8 +240,8 @@ def notes() -> list[str]:
         "ids, which torch.linspace makes per resolution), batch 1 included (`Adapter.whole_broadcast_inputs`; "
         "SDXL's UNet keeps torch's batch). A LoRA compiles nothing: ComfyUI installs LoRA'd weights as "
         "Parameters that do not require grad, and the compiled clone turns that flag off on the other weights "
-        "while it samples (dynamo guards it). What is left, whole model only: the first recompile (and for sdxl, "
-        "batch 1 to 2). Reasons per row are in compile.json's details.",
+        "while it samples (dynamo guards it). What is left, whole model only: the first recompile (and for sdxl "
+        "and lumina2, batch 1 to 2). Reasons per row are in compile.json's details.",
         "sdxl has no block stages, so per block compiles the whole UNet: one row.",
         f"flux_deep: Flux.1's depth ({FLUX_DEEP['depth']} double + {FLUX_DEEP['depth_single_blocks']} single "
         "blocks) at the tiny width, to show how cold start grows with depth whole vs per block.",
