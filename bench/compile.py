@@ -148,14 +148,13 @@ def child(phase: str, arch: str, scope: str, artifacts: str) -> dict[str, Any]:
     # An eager step first in both phases: a process's first sampling call (ComfyUI's first model load, oneDNN
     # set-up) costs the same compiled or not, and cold and warm figures must both leave it out.
     eager_first = _timed(lambda: _sample(model, arch, 1))
-    compiled, first = _first_compiled_step(model, arch, scope)
+    compiled, first_s = _first_compiled_step(model, arch, scope)
     if phase == "warm":
         from torch._dynamo.utils import get_compilation_metrics
 
         misses = sum(m.inductor_fx_local_cache_miss_count or 0 for m in get_compilation_metrics())
-        return {"warm_restart_s": first, "warm_codegen_misses": misses}
+        return {"warm_restart_s": first_s, "warm_codegen_misses": misses}
 
-    cold = first
     first_compiles = _compile_count()
     _sample(model, arch, STEADY_STEPS)  # warm caches before timing
     eager = min(_timed(lambda: _sample(model, arch, STEADY_STEPS)) for _ in range(3)) / STEADY_STEPS
@@ -171,7 +170,7 @@ def child(phase: str, arch: str, scope: str, artifacts: str) -> dict[str, Any]:
     from afterburner.py.telemetry import get_bus
 
     compiles = list(get_bus().history.compiles)
-    return {"cold_s": cold, "eager_first_s": eager_first, "step_s": step, "eager_step_s": eager,
+    return {"cold_s": first_s, "eager_first_s": eager_first, "step_s": step, "eager_step_s": eager,
             "first_compiles": first_compiles, "recompiles_after_first": len(compiles) - first_compiles,
             "sweep_s": time.perf_counter() - sweep_start,
             "sweep_reasons": [c["reason"][:160] for c in compiles[first_compiles:]]}
