@@ -4,8 +4,8 @@ ComfyUI imports this folder under whatever name it was cloned into, so everythin
 """
 
 from . import server_routes  # noqa: F401 - registers the /afterburner/* routes at import time
-from .py.nodes.registry import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+from .py.nodes.registry import comfy_entrypoint
 
 WEB_DIRECTORY = "./web"
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]
+__all__ = ["WEB_DIRECTORY", "comfy_entrypoint"]

@@ -1,14 +1,17 @@
-"""A cache node's request, as one immutable object stored in the patched model's options."""
+"""A cache node's request, as one immutable object, refused at construction when it cannot work."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
+from ..capability import ConfigError, Params, require_choice, require_finite
 from .policies import Guard, Policy
-from .reuse import ReuseMode
+from .reuse import REUSE_MODES, ReuseMode
 
 SignalKind = Literal["none", "input", "first_block"]
+SIGNALS: tuple[str, ...] = ("none", "input", "first_block")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +28,10 @@ class Cut:
     last_blocks: int = 0
     skip_blocks: tuple[tuple[str, int], ...] = ()
 
+    def __post_init__(self) -> None:
+        require_finite("first_blocks", self.first_blocks, 0)
+        require_finite("last_blocks", self.last_blocks, 0)
+
     @property
     def whole_model(self) -> bool:
         return self.first_blocks == 0
@@ -32,21 +39,20 @@ class Cut:
 
 @dataclasses.dataclass(frozen=True)
 class CacheConfig:
-    """Everything one cached sampling run needs to know; per-run state is built from it.
+    """What a cache node asks for; what a model allows of it is the `CachePlan` (plan.py).
 
     method: the preset name shown in telemetry ("periodic", "adaptive", ...).
-    params: the node's inputs, echoed to telemetry as given.
+    params: the node's inputs as given (read-only), echoed to telemetry.
     policy, guard: when to compute (see policies.py).
-    signal: what the policy measures; "none" for periodic schedules.
-    reuse: what replaces a skipped computation (see reuse.py); taylor_order applies to "taylor".
+    signal: what the policy measures; "none" only for policies that need no signal (periodic schedules).
+    reuse: what replaces a skipped computation (see reuse.py); taylor_order (1 or 2) applies to "taylor".
     cut: what a reuse skips.
     offload: keep cached tensors in CPU memory instead of on the device.
     min_steps: runs with fewer steps are not cached (nothing to gain, quality to lose).
-    cut_stages: the block stages whose spans are cut, resolved for the model by `install_cache`.
     """
 
     method: str
-    params: dict
+    params: Mapping[str, Any]
     policy: Policy
     guard: Guard = dataclasses.field(default_factory=Guard)
     signal: SignalKind = "input"
@@ -55,7 +61,17 @@ class CacheConfig:
     cut: Cut = Cut()
     offload: bool = False
     min_steps: int = 5
-    cut_stages: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", Params(self.params))
+        require_choice("cache_mode", self.reuse, REUSE_MODES)
+        require_choice("signal", self.signal, SIGNALS)
+        if self.policy.needs_signal and self.signal == "none":
+            raise ConfigError("signal", f"the {type(self.policy).__name__.lower()} policy decides on a signal; "
+                                        f"choose one of {', '.join(s for s in SIGNALS if s != 'none')}.")
+        if self.taylor_order not in (1, 2):
+            raise ConfigError("taylor_order", f"must be 1 or 2; got {self.taylor_order!r}.")
+        require_finite("min_steps", self.min_steps, 1)
 
     @property
     def history_depth(self) -> int:

@@ -1,8 +1,8 @@
 """The cache's ComfyUI hooks: keyed wrappers and block replacements, installed on a clone by `install.py`.
 
-Lifecycle: OUTER_SAMPLE creates the run's `CacheRun` and drops it in `finally`; SAMPLER_SAMPLE wraps
-the sampler's step callback, which is where the step index comes from; PREDICT_NOISE decides a step
-whose signal is known before the model runs; the model-call wrapper (DIFFUSION_MODEL, or APPLY_MODEL
+Lifecycle: the sampling run (`py/run`) makes the cache's `CacheRun` when sampling starts and drops it when
+sampling ends, and counts the steps from the sampler's callback; PREDICT_NOISE decides a step whose signal is
+known before the model runs; the model-call wrapper (DIFFUSION_MODEL, or APPLY_MODEL
 where a family has none) skips the whole model, or opens a `BlockPass` when blocks are cut. Every hook
 takes `*args, **kwargs` and passes on what it does not understand.
 
@@ -23,108 +23,42 @@ under the hooks and is unaffected.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from ..telemetry import get_bus
-from .config import CacheConfig
-from .run import CacheRun
+from .. import comfy_glue
+from ..run import run_of
+from ..run.context import RUN_KEY
+from .run_state import CacheRun
 
-CONFIG_KEY = "afterburner_cache"  # the immutable CacheConfig, in the patched model's transformer_options
-RUN_KEY = "afterburner_cache_run"  # the live CacheRun, only in the run's cloned options
 PASS_KEY = "afterburner_cache_pass"  # the BlockPass of one model call, in that call's transformer_options
 WRAPPER_KEY = "afterburner.cache"
-
-log = logging.getLogger("afterburner")
-
+CAPABILITY = "cache"
 
 _outside_compiled_graphs = torch.compiler.disable
 
-try:
-    from comfy_api.torch_helpers.torch_compile import TORCH_COMPILE_KWARGS
-except ImportError:  # the name of ComfyUI's TorchCompileModel mark on model_options, in 0.3.75
-    TORCH_COMPILE_KWARGS = "torch_compile_kwargs"
 
-
-def transformer_options_of(args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Model forwards take transformer_options positionally or by keyword; find it either way."""
-    if isinstance(kwargs.get("transformer_options"), dict):
-        return kwargs["transformer_options"]
-    for arg in reversed(args):
-        if isinstance(arg, dict) and ("uuids" in arg or "sigmas" in arg or RUN_KEY in arg):
-            return arg
-    return {}
-
-
-def _replace_arg(args: tuple, kwargs: dict[str, Any], index: int, name: str, value: Any) -> tuple[tuple, dict]:
-    if name in kwargs or len(args) <= index:
-        return args, {**kwargs, name: value}
-    return (*args[:index], value, *args[index + 1:]), kwargs
-
-
-def outer_sample(executor: Callable, *args: Any, **kwargs: Any) -> Any:
-    guider = executor.class_obj
-    options = guider.model_options
-    config: CacheConfig | None = options.get("transformer_options", {}).get(CONFIG_KEY)
-    if config is None:
-        return executor(*args, **kwargs)
-    sigmas = args[3] if len(args) > 3 else kwargs["sigmas"]
-    run = CacheRun(config, int(sigmas.shape[-1]) - 1, type(guider.model_patcher.model.diffusion_model).__name__,
-                   get_bus())
-    guider.model_options = {**options, "transformer_options": {**options["transformer_options"], RUN_KEY: run}}
-    if TORCH_COMPILE_KWARGS in options:
-        run.notice("warning", "ComfyUI's TorchCompileModel compiles the whole model around the cache's decisions, "
-                              "so under the cache the model runs uncompiled. Use Afterburner Compile instead: it "
-                              "compiles the blocks the cache runs.")
-    status, message = "error", ""
-    try:
-        output = executor(*args, **kwargs)
-        status = "ok"
-        return output
-    except BaseException as err:
-        status = "interrupted" if type(err).__name__ == "InterruptProcessingException" else "error"
-        message = f"{type(err).__name__}: {err}"
-        raise
-    finally:
-        guider.model_options = options
-        summary = run.finish(status, message)
-        log.info("Afterburner cache (%s): computed %d/%d model calls (%.0f%% compute) in %.2fs, %s",
-                 config.method, summary.computed_calls, summary.model_calls, 100 * summary.compute_fraction,
-                 summary.wall_s, status)
-
-
-def sampler_sample(executor: Callable, *args: Any, **kwargs: Any) -> Any:
-    extra_args = args[2] if len(args) > 2 else kwargs.get("extra_args", {})
-    run: CacheRun | None = extra_args.get("model_options", {}).get("transformer_options", {}).get(RUN_KEY)
-    if run is None:
-        return executor(*args, **kwargs)
-    user_callback = args[3] if len(args) > 3 else kwargs.get("callback")
-
-    def on_step(step: int, *cb_args: Any, **cb_kwargs: Any) -> Any:
-        run.step_finished(step)
-        return user_callback(step, *cb_args, **cb_kwargs) if user_callback is not None else None
-
-    args, kwargs = _replace_arg(args, kwargs, 3, "callback", on_step)
-    return executor(*args, **kwargs)
+def _cache_run(transformer_options: dict[str, Any]) -> CacheRun | None:
+    run = transformer_options.get(RUN_KEY)
+    return run.participant(CAPABILITY) if run is not None else None
 
 
 def predict_noise(executor: Callable, *args: Any, **kwargs: Any) -> Any:
-    model_options = args[2] if len(args) > 2 else kwargs.get("model_options", {})
-    run: CacheRun | None = model_options.get("transformer_options", {}).get(RUN_KEY)
-    if run is not None and not run.decided and run.config.signal != "first_block":
-        x = args[0] if args else kwargs["x"]
-        run.decide_step(run.input_signal(x) if run.config.signal == "input" else None)
+    call = comfy_glue.WrapperCall(comfy_glue.PREDICT_NOISE_ARGS, args, kwargs)
+    sampling = run_of(call.get("model_options") or {})
+    run: CacheRun | None = sampling.participant(CAPABILITY) if sampling is not None else None
+    if run is not None and not run.decided and run.plan.signal != "first_block":
+        run.decide_step(run.input_signal(call["x"]) if run.plan.signal == "input" else None)
     return executor(*args, **kwargs)
 
 
 @_outside_compiled_graphs
 def whole_model_call(executor: Callable, *args: Any, **kwargs: Any) -> Any:
     """Skip the whole model on a reused step: its output per branch comes from the branch's history."""
-    options = transformer_options_of(args, kwargs)
-    run: CacheRun | None = options.get(RUN_KEY)
+    options = comfy_glue.transformer_options(args, kwargs)
+    run = _cache_run(options)
     if run is None or "uuids" not in options:
         return executor(*args, **kwargs)
     keys = [(uuid, "output") for uuid in options["uuids"]]
@@ -144,11 +78,11 @@ def whole_model_call(executor: Callable, *args: Any, **kwargs: Any) -> Any:
 @_outside_compiled_graphs
 def block_model_call(executor: Callable, *args: Any, **kwargs: Any) -> Any:
     """Open a BlockPass for this call: the block replacements find it in the call's transformer_options."""
-    options = transformer_options_of(args, kwargs)
-    run: CacheRun | None = options.get(RUN_KEY)
+    options = comfy_glue.transformer_options(args, kwargs)
+    run = _cache_run(options)
     if run is None or "uuids" not in options:
         return executor(*args, **kwargs)
-    block_pass = BlockPass(run, options, run.config.cut_stages)
+    block_pass = BlockPass(run, options, run.plan.cut_stages)
     options[PASS_KEY] = block_pass
     try:
         return executor(*args, **kwargs)

@@ -11,6 +11,8 @@ import dataclasses
 import math
 from typing import Protocol
 
+from ..capability import ConfigError, require_finite
+
 LEVEL_DECAY = 0.5  # weight of the older level in PolicyState.signal_level: about the last two steps count
 
 
@@ -25,6 +27,13 @@ class Guard:
     start: float = 0.0
     end: float = 1.0
     max_consecutive: int = -1
+
+    def __post_init__(self) -> None:
+        require_finite("start", self.start, 0.0, 1.0)
+        require_finite("end", self.end, 0.0, 1.0)
+        if self.start > self.end:
+            raise ConfigError("start", f"must not be after end ({self.end:g}); got {self.start:g}.")
+        require_finite("max_consecutive", self.max_consecutive, -1)
 
     def forces_compute(self, step: int, total_steps: int, consecutive_reuses: int) -> bool:
         if step == 0 or step >= total_steps - 1:
@@ -49,7 +58,6 @@ class PolicyState:
 
     accumulated: float = 0.0  # signal summed since the last computed step
     computed: int = 0  # steps computed so far
-    decided: int = 0  # steps decided so far
     signal_level: float | None = None  # recent per-step signal, for the budget's pacing (see `observe`)
 
     def observe(self, signal: float) -> None:
@@ -69,6 +77,10 @@ class Periodic:
     start_step: int = 2
     needs_signal = False
 
+    def __post_init__(self) -> None:
+        require_finite("interval", self.interval, 1)
+        require_finite("start_step", self.start_step, 0)
+
     def compute(self, step: int, total_steps: int, signal: float | None, state: PolicyState) -> bool:
         return step < self.start_step or (step - self.start_step) % self.interval == 0
 
@@ -84,6 +96,9 @@ class Threshold:
     threshold: float = 0.01
     accumulate: bool = True
     needs_signal = True
+
+    def __post_init__(self) -> None:
+        require_finite("threshold", self.threshold, 0.0)
 
     def compute(self, step: int, total_steps: int, signal: float | None, state: PolicyState) -> bool:
         if signal is None:
@@ -106,6 +121,9 @@ class Budget:
     fraction: float = 0.5
     needs_signal = True
 
+    def __post_init__(self) -> None:
+        require_finite("fraction", self.fraction, 0.0, 1.0)
+
     def compute(self, step: int, total_steps: int, signal: float | None, state: PolicyState) -> bool:
         target = max(2, math.ceil(self.fraction * total_steps - 1e-9))
         left = target - state.computed - 1  # the final step is always computed and kept in reserve
@@ -127,7 +145,6 @@ def decide(policy: Policy, guard: Guard, step: int, total_steps: int, signal: fl
     )
     if signal is not None:
         state.observe(signal)
-    state.decided += 1
     if compute:
         state.computed += 1
         state.accumulated = 0.0

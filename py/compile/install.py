@@ -11,11 +11,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from comfy.model_patcher import ModelPatcher
 from comfy.patcher_extension import CallbacksMP, WrappersMP
 
+from .. import capability, comfy_glue
+from ..run import Enrollment, SamplingRun, enroll, withdraw
 from . import persist
 from .artifacts import ArtifactStore, default_store
 from .config import CompileConfig
@@ -24,21 +28,21 @@ from .regions import plan_for
 from .runtime import WRAPPER_KEY, CompiledModel
 
 log = logging.getLogger("afterburner")
-CORE_COMPILE_KEY = "torch.compile"  # ComfyUI's TorchCompileModel
-OPTIONS_KEY = "afterburner_compile"
+CAPABILITY = "compile"
 
 
-@dataclasses.dataclass(frozen=True)
-class InstallReport:
-    """What `install_compile` did, for the node's log line and the sidebar."""
+class CompileRun:
+    """Compile's part in one sampling run: how many compiles happened during it."""
 
-    summary: str
-    compiled: bool
-    notes: tuple[str, ...] = ()
-    loaded: str | None = None
+    def __init__(self, compiled: CompiledModel) -> None:
+        self._observer = compiled.observer
+        self._before = compiled.observer.count
 
-    def text(self) -> str:
-        return "; ".join((self.summary, *self.notes))
+    def begin(self) -> None:
+        pass
+
+    def finish(self, status: str) -> Mapping[str, Any]:
+        return {"compiles": self._observer.count - self._before}
 
 
 def _blocker(config: CompileConfig, device: torch.device) -> str | None:
@@ -64,7 +68,7 @@ def _blocker(config: CompileConfig, device: torch.device) -> str | None:
 
 def _attention_note(model: ModelPatcher) -> str | None:
     """ComfyUI's CPU default attention (sub-quadratic, split) graph-breaks and recompiles under compile."""
-    if "optimized_attention_override" in model.model_options.get("transformer_options", {}):
+    if comfy_glue.attention_override(model.model_options.get("transformer_options", {})) is not None:
         return None
     try:
         import comfy.ldm.modules.attention as attention
@@ -87,25 +91,30 @@ def _notes_for_mode(config: CompileConfig, device: torch.device) -> list[str]:
     return notes
 
 
-def install_compile(model: ModelPatcher, config: CompileConfig, store: ArtifactStore | None = None,
-                    ) -> tuple[ModelPatcher, InstallReport]:
-    """A clone of `model` that runs compiled as `config` says, and a report of what was done."""
-    patched = model.clone()
+@capability.handler(CompileConfig)
+def install_compile(model: ModelPatcher, config: CompileConfig, node_id: str | None = None,
+                    store: ArtifactStore | None = None) -> tuple[ModelPatcher, capability.InstallReport]:
+    """A clone of `model` that runs compiled as `config` says, and a report of what was done. A compile an
+    earlier node put on `model` is replaced, not stacked. The clone keeps its weights in place while it samples
+    (compiled code reads them where they are)."""
+    patched = comfy_glue.clone_patcher(model, static_weights=True)
     for kind in (WrappersMP.APPLY_MODEL, WrappersMP.DIFFUSION_MODEL):
         patched.remove_wrappers_with_key(kind, WRAPPER_KEY)  # applying the node twice: the last one wins
     for kind in (CallbacksMP.ON_PRE_RUN, CallbacksMP.ON_CLEANUP):
         patched.remove_callbacks_with_key(kind, WRAPPER_KEY)
+    withdraw(patched, CAPABILITY)
     diffusion_model = patched.get_model_object("diffusion_model")
     device = torch.device(patched.load_device)
     blocker = _blocker(config, device)
     if blocker is not None:
-        return patched, InstallReport(f"{type(diffusion_model).__name__}: not compiled", False, (blocker,))
+        return patched, capability.InstallReport(CAPABILITY, f"{type(diffusion_model).__name__}: not compiled",
+                                                 (blocker,))
 
     plan = plan_for(diffusion_model, config)
     notes = [*plan.notes, *_notes_for_mode(config, device)]
     if (note := _attention_note(patched)) is not None:
         notes.append(note)
-    if patched.get_wrappers(WrappersMP.APPLY_MODEL, CORE_COMPILE_KEY):
+    if patched.get_wrappers(WrappersMP.APPLY_MODEL, comfy_glue.CORE_COMPILE_WRAPPER_KEY):
         notes.append("ComfyUI's TorchCompileModel is also applied to this model: use one compile node, not both")
 
     key = loaded = None
@@ -131,8 +140,12 @@ def install_compile(model: ModelPatcher, config: CompileConfig, store: ArtifactS
     weights = WeightsWithoutGrad()
     patched.add_callback_with_key(CallbacksMP.ON_PRE_RUN, WRAPPER_KEY, weights.turn_off)
     patched.add_callback_with_key(CallbacksMP.ON_CLEANUP, WRAPPER_KEY, weights.restore)
-    patched.model_options[OPTIONS_KEY] = config
+
+    def start(run: SamplingRun) -> CompileRun:
+        return CompileRun(compiled)
+
+    enroll(patched, CAPABILITY, Enrollment(CAPABILITY, capability.Params(dataclasses.asdict(config)), node_id, start))
     mode = f" {config.mode}" if config.backend == "inductor" else ""
     summary = (f"{plan.describe()}; {config.backend}{mode}, dynamic {config.dynamic}"
                f"{', fullgraph' if config.fullgraph else ''}; compiles at the first sampling step")
-    return patched, InstallReport(summary, True, tuple(notes), loaded)
+    return patched, capability.InstallReport(CAPABILITY, summary, tuple(notes), (loaded,) if loaded else ())

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 from typing import Any, ClassVar
 
 from comfy_api.latest import io
 
+from ..cache import install as _install  # noqa: F401 - registers the cache's install handler
 from ..cache.config import CacheConfig, Cut
-from ..cache.install import CacheSetupError, install_cache
 from ..cache.policies import Budget, Guard, Periodic, Threshold
 from ..cache.reuse import REUSE_MODES
-from ..telemetry import Notice, get_bus
+from ..capability import ConfigError
+from .capability_node import CapabilityNode
 
-log = logging.getLogger("afterburner")
 CATEGORY = "afterburner/cache"
 
 
-class CacheNode(io.ComfyNode):
+class CacheNode(CapabilityNode):
     """MODEL in, cached MODEL out. A subclass sets TITLE and DESCRIPTION and defines two classmethods:
     `own_inputs() -> list[io.Input]`, its widgets between the model and the shared cache_mode/offload_to_cpu,
-    and `config(params, reuse, offload) -> CacheConfig`, the cache those inputs ask for. (No ABC: ComfyUI locks
-    V3 node classes with a metaclass of its own.)
+    and `config(params, reuse, offload) -> CacheConfig`, the cache those inputs ask for.
     """
 
-    TITLE: ClassVar[str]
     DESCRIPTION: ClassVar[str]
 
     @classmethod
@@ -53,23 +49,8 @@ class CacheNode(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model: io.Model.Type, cache_mode: str, offload_to_cpu: bool, **params: Any) -> io.NodeOutput:
-        """Install the cache and say what was done (log, sidebar); setup errors become node errors."""
-        source = cls.TITLE
-        config = cls.config(params, cache_mode, offload_to_cpu)
-        config = dataclasses.replace(config, params={**params, "cache_mode": cache_mode})
-        hidden = getattr(cls, "hidden", None)
-        if hidden is not None and hidden.unique_id is not None:  # lets the sidebar badge the node of each run
-            config.params["node_id"] = str(hidden.unique_id)
-        try:
-            patched, report = install_cache(model, config)
-        except CacheSetupError as err:
-            get_bus().emit(Notice("error", source, str(err)))
-            raise ValueError(f"{source}: {err}") from None
-        log.info("Afterburner %s: %s", source, report.text())
-        if report.notes:
-            get_bus().emit(Notice("warning", source, report.text()))
-        return io.NodeOutput(patched)
+    def request(cls, cache_mode: str, offload_to_cpu: bool, **params: Any) -> CacheConfig:
+        return cls.config({**params, "cache_mode": cache_mode}, cache_mode, offload_to_cpu)
 
 
 class AfterburnerPeriodicCache(CacheNode):
@@ -146,8 +127,6 @@ def _first_block_inputs() -> list[io.Input]:
 
 
 def _first_block_config(method: str, params: dict[str, Any], cut: Cut, reuse: str, offload: bool) -> CacheConfig:
-    if params["start"] > params["end"]:
-        raise ValueError(f"start ({params['start']}) must not be after end ({params['end']}).")
     return CacheConfig(method, params, Threshold(params["residual_diff_threshold"], accumulate=False),
                        Guard(params["start"], params["end"], params["max_consecutive_cache_hits"]),
                        signal="first_block", reuse=reuse, cut=cut, offload=offload)
@@ -172,7 +151,7 @@ def _skip_list(text: str, stage: str, field: str) -> tuple[tuple[str, int], ...]
     try:
         return tuple((stage, int(part)) for part in text.replace(" ", "").split(",") if part)
     except ValueError:
-        raise ValueError(f"{field} must be block numbers separated by commas, like '3,6,8'; got {text!r}.") from None
+        raise ConfigError(field, f"must be block numbers separated by commas, like '3,6,8'; got {text!r}.") from None
 
 
 class AfterburnerBlockCache(CacheNode):

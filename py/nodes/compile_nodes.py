@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-
 from comfy_api.latest import io
 
+from ..compile import install as _install  # noqa: F401 - registers compile's install handler
 from ..compile.config import BACKENDS, MODES, SCOPES, CompileConfig
-from ..compile.install import install_compile
-from ..telemetry import Notice, get_bus
+from .capability_node import CapabilityNode
 
-log = logging.getLogger("afterburner")
 CATEGORY = "afterburner/compile"
-SOURCE = "Compile"
 
 
-class AfterburnerCompile(io.ComfyNode):
+class AfterburnerCompile(CapabilityNode):
+    TITLE = "Compile"
+
     @classmethod
     def define_schema(cls) -> io.Schema:
         return io.Schema(
@@ -61,21 +59,9 @@ class AfterburnerCompile(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model, backend: str, mode: str, dynamic: str, fullgraph: bool, scope: str,
-                save_compiled: bool = True) -> io.NodeOutput:
-        try:
-            config = CompileConfig(backend, mode, dynamic, fullgraph, scope, save_compiled)
-        except ValueError as err:
-            get_bus().emit(Notice("error", SOURCE, str(err)))
-            raise ValueError(f"{SOURCE}: {err}") from None
-        patched, report = install_compile(model, config)
-        log.info("Afterburner %s: %s", SOURCE, report.text())
-        bus = get_bus()
-        for note in report.notes:
-            bus.emit(Notice("warning", SOURCE, note))
-        if report.loaded:
-            bus.emit(Notice("info", SOURCE, report.loaded))
-        return io.NodeOutput(patched)
+    def request(cls, backend: str, mode: str, dynamic: str, fullgraph: bool, scope: str,
+                save_compiled: bool = True) -> CompileConfig:
+        return CompileConfig(backend, mode, dynamic, fullgraph, scope, save_compiled)
 
 
 COMPILE_NODES: tuple[type[io.ComfyNode], ...] = (AfterburnerCompile,)

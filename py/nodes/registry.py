@@ -1,11 +1,20 @@
-"""Every node the pack registers, under namespaced ids (node ids are global across installed packs)."""
+"""Every node the pack registers, under namespaced ids (node ids are global across installed packs), through
+ComfyUI's extension entry point as core's own node packs do."""
 
 from __future__ import annotations
+
+from comfy_api.latest import ComfyExtension, io
 
 from .cache_nodes import CACHE_NODES
 from .compile_nodes import COMPILE_NODES
 
-_NODES = CACHE_NODES + COMPILE_NODES
+NODES: tuple[type[io.ComfyNode], ...] = CACHE_NODES + COMPILE_NODES
 
-NODE_CLASS_MAPPINGS = {node.GET_SCHEMA().node_id: node for node in _NODES}
-NODE_DISPLAY_NAME_MAPPINGS = {node.GET_SCHEMA().node_id: node.GET_SCHEMA().display_name for node in _NODES}
+
+class AfterburnerExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return list(NODES)
+
+
+async def comfy_entrypoint() -> AfterburnerExtension:
+    return AfterburnerExtension()

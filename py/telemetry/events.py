@@ -12,6 +12,8 @@ from typing import Any, ClassVar, Literal
 
 import torch
 
+from .scope import active_run_id
+
 StepAction = Literal["computed", "reused", "extrapolated"]
 RunStatus = Literal["running", "ok", "interrupted", "error"]
 
@@ -43,9 +45,11 @@ class RunStarted(Event):
     run_id: str
     model: str  # a short label of the model (its class name)
     method: str  # the capability and preset, e.g. "cache:adaptive"
-    params: dict[str, Any]
+    params: dict[str, Any]  # the inputs of the run's first capability (the cache's where there is one)
     total_steps: int
     started_at: float = dataclasses.field(default_factory=time.time)
+    # each capability taking part: {"label": "cache:adaptive", "params": {...}, "node_id": "7" or None}
+    capabilities: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +79,7 @@ class RunFinished(Event):
     wall_s: float
     cache_bytes: int = 0
     message: str = ""
+    capabilities: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # each one's summary
 
     @property
     def compute_fraction(self) -> float:
@@ -95,6 +100,7 @@ class Compile(Event):
     reason: str
     duration_s: float
     count: int
+    run_id: str | None = dataclasses.field(default_factory=active_run_id)  # None: outside every sampling run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,3 +112,4 @@ class Notice(Event):
     source: str
     message: str
     at: float = dataclasses.field(default_factory=time.time)
+    run_id: str | None = dataclasses.field(default_factory=active_run_id)  # None: outside every sampling run

@@ -19,8 +19,11 @@ class RunRecord:
     params: dict[str, Any]
     total_steps: int
     started_at: float
+    capabilities: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     status: str = "running"
     steps: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    compiles: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # the compiles during this run
+    notices: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # the notices during this run
     summary: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -28,7 +31,8 @@ class RunRecord:
 
 
 class RunHistory:
-    """The most recent runs, plus compile events and notices. Not thread-safe: the bus serialises access."""
+    """The most recent runs, plus the process-wide history of compile events and notices (each also in the record
+    of the run it happened in). Not thread-safe: the bus serialises access."""
 
     def __init__(self, max_runs: int = 50, max_events: int = 200) -> None:
         self._runs: collections.OrderedDict[str, RunRecord] = collections.OrderedDict()
@@ -39,8 +43,8 @@ class RunHistory:
     def apply(self, event: Event, payload: dict[str, Any]) -> None:
         if isinstance(event, RunStarted):
             self._runs[event.run_id] = RunRecord(
-                event.run_id, event.model, event.method, payload["params"], event.total_steps, event.started_at
-            )
+                event.run_id, event.model, event.method, payload["params"], event.total_steps, event.started_at,
+                payload["capabilities"])
             while len(self._runs) > self._max_runs:
                 self._runs.popitem(last=False)
         elif isinstance(event, Step):
@@ -52,8 +56,12 @@ class RunHistory:
                 run.summary = {k: v for k, v in payload.items() if k not in ("run_id", "status")}
         elif isinstance(event, Compile):
             self.compiles.append(payload)
+            if (run := self._runs.get(event.run_id)) is not None:
+                run.compiles.append(payload)
         elif isinstance(event, Notice):
             self.notices.append(payload)
+            if (run := self._runs.get(event.run_id)) is not None:
+                run.notices.append(payload)
 
     def recent(self, limit: int) -> list[dict[str, Any]]:
         """Newest first."""

@@ -1,4 +1,4 @@
-"""Per-run cache state: created when a sampling run starts, dropped when it ends.
+"""The cache's part in one sampling run: its decisions and cached features, dropped when the run ends.
 
 One decision is made per sampler step (every solver evaluation of the step follows it), for all CFG
 branches and batch samples together: signals are measured per sample and per branch and reduced with
@@ -9,20 +9,22 @@ in separate calls.
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
-import uuid
 from collections.abc import Hashable
 from typing import Any
 
 import torch
 
-from ..telemetry import Notice, RunFinished, RunStarted, Step, TelemetryBus
-from .config import CacheConfig
+from .. import comfy_glue
+from ..run import SamplingRun
+from ..telemetry import Notice, Step
+from .plan import CachePlan
 from .policies import PolicyState, decide
 from .reuse import FeatureHistory
 
 BRANCH_NAMES = {0: "cond", 1: "uncond"}
+log = logging.getLogger("afterburner")
 
 
 def relative_change(new: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -32,15 +34,13 @@ def relative_change(new: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 
 class CacheRun:
-    """Decisions and cached features of one sampling run."""
+    """Decisions and cached features of the cache in one sampling run (the run's "cache" participant)."""
 
-    def __init__(self, config: CacheConfig, total_steps: int, model_label: str, bus: TelemetryBus) -> None:
-        self.config = config
-        self.total_steps = total_steps
-        self.bus = bus
-        self.run_id = uuid.uuid4().hex[:12]
-        self.enabled = total_steps >= config.min_steps
-        self.step = 0  # steps the sampler has completed (from its own callback), i.e. the current step
+    def __init__(self, plan: CachePlan, run: SamplingRun) -> None:
+        self.plan = plan
+        self.config = plan.config
+        self.run = run
+        self.enabled = run.total_steps >= self.config.min_steps
         self._decided_step = -1
         self.compute_now = True
         self._policy_state = PolicyState()
@@ -51,24 +51,29 @@ class CacheRun:
         self.model_calls = 0
         self.computed_calls = 0
         self._lock = threading.Lock()  # newer ComfyUI may run CFG chunks in threads
-        self._started = time.perf_counter()
-        bus.emit(RunStarted(self.run_id, model_label, f"cache:{config.method}", dict(config.params), total_steps))
+
+    def begin(self) -> None:
         if not self.enabled:
-            self.notice("info", f"{total_steps} steps is below the {config.min_steps} that caching needs to pay off: "
-                                "every step is computed.")
+            self.notice("info", f"{self.run.total_steps} steps is below the {self.config.min_steps} that caching "
+                                "needs to pay off: every step is computed.")
+        if comfy_glue.core_compile_applied(self.run.model_options):
+            self.notice("warning", "ComfyUI's TorchCompileModel compiles the whole model around the cache's "
+                                   "decisions, so under the cache the model runs uncompiled. Use Afterburner Compile "
+                                   "instead: it compiles the blocks the cache runs.")
 
     def notice(self, level: str, message: str) -> None:
         """A message for the user about this run (log, sidebar)."""
-        self.bus.emit(Notice(level, f"cache:{self.config.method}", message))
+        self.run.bus.emit(Notice(level, f"cache:{self.config.method}", message, run_id=self.run.run_id))
 
     # --- where the sampler is -------------------------------------------------------------------------
 
-    def step_finished(self, index: int) -> None:
-        self.step = index + 1
+    @property
+    def step(self) -> int:
+        return self.run.step
 
     @property
     def decided(self) -> bool:
-        return self._decided_step == self.step
+        return self._decided_step == self.run.step
 
     def decide_step(self, signal: torch.Tensor | None) -> bool:
         """Decide the current step once (later evaluations of the step follow). `signal`: per-sample values."""
@@ -78,7 +83,7 @@ class CacheRun:
                 if not self.enabled:
                     compute = True
                 else:
-                    compute = decide(self.config.policy, self.config.guard, self.step, self.total_steps, value,
+                    compute = decide(self.config.policy, self.config.guard, self.step, self.run.total_steps, value,
                                      self._policy_state, self._consecutive_reuses)
                 self._consecutive_reuses = 0 if compute else self._consecutive_reuses + 1
                 self._last_signal = value
@@ -131,13 +136,15 @@ class CacheRun:
         action = "computed" if computed else self.reuse_action
         threshold = getattr(self.config.policy, "threshold", None)
         for branch in branches:
-            self.bus.emit(Step(self.run_id, self.step, sigma, BRANCH_NAMES.get(branch, f"cond{branch}"), action,
-                               self._last_signal, threshold))
+            self.run.bus.emit(Step(self.run.run_id, self.step, sigma, BRANCH_NAMES.get(branch, f"cond{branch}"),
+                                   action, self._last_signal, threshold))
 
-    def finish(self, status: str, message: str = "") -> RunFinished:
-        summary = RunFinished(self.run_id, status, self.total_steps, self.model_calls, self.computed_calls,
-                              time.perf_counter() - self._started, self.cache_bytes(), message)
-        self.bus.emit(summary)
+    def finish(self, status: str) -> dict[str, Any]:
+        summary = {"model_calls": self.model_calls, "computed_calls": self.computed_calls,
+                   "cache_bytes": self.cache_bytes()}
         self._features.clear()
         self._reference.clear()
+        fraction = self.computed_calls / self.model_calls if self.model_calls else 1.0
+        log.info("Afterburner cache (%s): computed %d/%d model calls (%.0f%% compute), %s", self.config.method,
+                 self.computed_calls, self.model_calls, 100 * fraction, status)
         return summary
