@@ -17,6 +17,7 @@ let server; // {proc, url, logPath}
 let browser; // {context, page, close}
 let page;
 let screenshotTaken = false;
+let realRun = null; // the RunRecord of the real cache run, for the new-contract checks
 const ourErrors = []; // console errors and page errors that come from our extension's files
 const allErrors = [];
 
@@ -163,6 +164,7 @@ test("a workflow with an Afterburner cache node: the sidebar's counts equal /api
   );
   assert.equal(run.status, "ok");
   assert.equal(run.total_steps, steps);
+  realRun = run;
   const calls = `${run.summary.computed_calls}/${run.summary.model_calls}`;
   const expected = `${calls} computed`;
 
@@ -297,6 +299,246 @@ test("compile events and notices: listed, warnings toasted; settings apply; reco
   await page.evaluate(() => window.comfyAPI.api.api.dispatchCustomEvent("reconnected"));
   await refetch;
   await setting("Afterburner.Sidebar.HistoryLength", 20);
+});
+
+// --- the new event contract (capabilities, compiles and notices per run) ----------------------------------
+
+// NEEDS THE NEW BACKEND: the RunRecord fields capabilities, compiles and notices come from the server.
+test("new backend: the real cache run's record has capabilities, compiles and notices, and the sidebar lists them", async (t) => {
+  if (!realRun) {
+    t.skip("no real cache run (the run test was skipped or failed)");
+    return;
+  }
+  const record = (await api("/api/afterburner/runs")).runs.find((r) => r.run_id === realRun.run_id);
+  assert.ok(record, "the run is still listed");
+  assert.equal(typeof record.capabilities, "object", "RunRecord.capabilities");
+  assert.ok(record.capabilities.cache, "a cache capability");
+  assert.equal(String(record.capabilities.cache.node_id), "5", "the cache node's id lives in capabilities.cache.node_id");
+  assert.equal(typeof record.capabilities.cache.label, "string");
+  assert.ok(Array.isArray(record.compiles), "RunRecord.compiles");
+  assert.ok(Array.isArray(record.notices), "RunRecord.notices");
+  assert.equal(typeof record.summary.capabilities?.cache, "object", "run_finished's capabilities.cache in the summary");
+  // The sidebar's copy of the run has the same capabilities, shown as chips.
+  const live = await page.evaluate((id) => {
+    const s = window.app.extensions.find((e) => e.name === "afterburner.sidebar").getState();
+    return s.runs.find((r) => r.run_id === id) ?? null;
+  }, realRun.run_id);
+  assert.deepEqual(Object.keys(live.capabilities), Object.keys(record.capabilities));
+  await openTab();
+  await page.locator(`.ab-sidebar [data-ab-section="runs"] [data-run-id="${realRun.run_id}"]`).click();
+  const current = page.locator(`.ab-sidebar [data-ab-section="current"][data-run-id="${realRun.run_id}"]`);
+  await current.waitFor({ timeout: 5000 });
+  const chips = await current.locator(".ab-chip").evaluateAll((els) => els.map((el) => el.getAttribute("data-capability")));
+  assert.deepEqual(chips, Object.keys(record.capabilities));
+});
+
+test("new contract (synthetic events): compiles under their run, capability chips, a compile-only run", async () => {
+  await openTab();
+  await page.evaluate(() => {
+    const api = window.comfyAPI.api.api;
+    const now = Date.now() / 1000;
+    const both = "synthetic-cache-compile";
+    api.dispatchCustomEvent("afterburner.run_started", {
+      run_id: both, model: "Flux", method: "cache:adaptive + compile", params: { threshold: 0.1 }, total_steps: 4,
+      started_at: now, capabilities: {
+        cache: { label: "cache:adaptive", params: { threshold: 0.1 }, node_id: "905" }, // labels as py/run/context.py makes them
+        compile: { label: "compile", params: { backend: "inductor" }, node_id: "906" },
+      },
+    });
+    api.dispatchCustomEvent("afterburner.compile", {
+      run_id: both, model: "Flux", target: "synthetic_blocks.0", recompile: false, reason: "", duration_s: 4.5, count: 1,
+    });
+    for (const [step, action] of [[0, "computed"], [1, "reused"]]) {
+      api.dispatchCustomEvent("afterburner.step", { run_id: both, step, sigma: 1 - step / 4, branch: "cond", action, signal: 0.01, threshold: 0.05 });
+    }
+    api.dispatchCustomEvent("afterburner.compile", {
+      run_id: both, model: "Flux", target: "synthetic_blocks.0", recompile: true, reason: "size of x changed: 64 -> 96",
+      duration_s: 1.25, count: 2,
+    });
+    api.dispatchCustomEvent("afterburner.notice", {
+      run_id: both, severity: "info", source: "compile", message: "synthetic run notice", at: now,
+    });
+    api.dispatchCustomEvent("afterburner.run_finished", {
+      run_id: both, status: "ok", total_steps: 4, model_calls: 4, computed_calls: 3, wall_s: 2, cache_bytes: 0, message: "",
+      compute_fraction: 0.75, capabilities: { cache: { model_calls: 4, computed_calls: 3, cache_bytes: 0 }, compile: { compiles: 2, recompiles: 1 } },
+    });
+  });
+  let current = page.locator('.ab-sidebar [data-ab-section="current"][data-run-id="synthetic-cache-compile"]');
+  await current.waitFor({ timeout: 5000 });
+  assert.deepEqual(await current.locator(".ab-chip").allInnerTexts(), ["cache: adaptive", "compile"]);
+  assert.equal(await current.locator('[data-ab-field="calls"]').innerText(), "3/4");
+  assert.equal(await current.locator(".ab-timeline-row").count(), 1);
+  const runCompiles = current.locator('[data-ab-field="run-compiles"] .ab-run-compile');
+  assert.equal(await runCompiles.count(), 2);
+  const entries = await runCompiles.evaluateAll((els) => els.map((el) => el.innerText.replace(/\s+/g, " ").trim()));
+  assert.match(entries[0], /synthetic_blocks\.0 4\.50 s first compile/);
+  assert.match(entries[1], /synthetic_blocks\.0 1\.25 s recompile #2: size of x changed: 64 -> 96/);
+  assert.match(await current.locator('[data-ab-field="compile-count"]').innerText(), /^2 compiles \(1 recompile\)$/);
+  assert.match(await current.locator('[data-ab-field="run-notices"]').innerText(), /synthetic run notice/);
+  // The process-wide compile history still lists them too, newest first.
+  const history = page.locator('.ab-sidebar [data-ab-section="compiles"] .ab-compile[data-run-id="synthetic-cache-compile"]');
+  assert.equal(await history.count(), 2);
+  assert.match(await history.first().innerText(), /recompile #2/);
+
+  // A compile-only run: a run of its own, no timeline, its compile counts.
+  await page.evaluate(() => {
+    const api = window.comfyAPI.api.api;
+    const run_id = "synthetic-compile-only";
+    api.dispatchCustomEvent("afterburner.run_started", {
+      run_id, model: "Flux", method: "compile", params: {}, total_steps: 3, started_at: Date.now() / 1000 + 1,
+      capabilities: { compile: { label: "compile", params: { backend: "inductor" }, node_id: "907" } },
+    });
+    for (let i = 0; i < 3; i++) {
+      api.dispatchCustomEvent("afterburner.compile", {
+        run_id, model: "Flux", target: `synthetic_single.${i}`, recompile: false, reason: "", duration_s: 0.5, count: 1,
+      });
+    }
+    api.dispatchCustomEvent("afterburner.run_finished", {
+      run_id, status: "ok", total_steps: 3, model_calls: 3, computed_calls: 3, wall_s: 3, cache_bytes: 0, message: "",
+      compute_fraction: 1, capabilities: { compile: { compiles: 3, recompiles: 0 } },
+    });
+  });
+  current = page.locator('.ab-sidebar [data-ab-section="current"][data-run-id="synthetic-compile-only"]');
+  await current.waitFor({ timeout: 5000 });
+  assert.match(await current.locator('[data-ab-empty="timeline"]').innerText(), /no cache in this run/i);
+  assert.equal(await current.locator(".ab-timeline-row").count(), 0);
+  assert.equal(await current.locator('[data-ab-field="calls"]').count(), 0);
+  assert.equal(await current.locator('[data-ab-field="compiles"]').innerText(), "3");
+  assert.equal(await current.locator('[data-ab-field="recompiles"]').innerText(), "0");
+  assert.deepEqual(await current.locator(".ab-chip").allInnerTexts(), ["compile"]);
+  assert.equal(await current.locator(".ab-run-compile").count(), 3);
+  const listed = page.locator('.ab-sidebar [data-ab-section="runs"] [data-run-id="synthetic-compile-only"]');
+  assert.equal(await listed.locator('[data-ab-field="compiles"]').innerText(), "3 compiles");
+  const inStore = await page.evaluate(EXT_STATE_RUN, "synthetic-compile-only");
+  assert.equal(inStore.compiles.length, 3);
+  assert.ok(inStore.compiles.every((c) => c.run_id === "synthetic-compile-only"));
+  await page.waitForTimeout(200);
+  await page.screenshot({ path: path.join(ARTIFACTS, "sidebar-compile-only.png") });
+  // The cache + compile run, selected from the list: its chips, timeline and compiles.
+  await page.locator('.ab-sidebar [data-ab-section="runs"] [data-run-id="synthetic-cache-compile"]').click();
+  await page.locator('.ab-sidebar [data-ab-section="current"][data-run-id="synthetic-cache-compile"]').waitFor({ timeout: 5000 });
+  await page.waitForTimeout(200);
+  await page.screenshot({ path: path.join(ARTIFACTS, "sidebar-run-compiles.png") });
+  await page.locator('.ab-sidebar [data-ab-action="show-latest"]').click();
+});
+
+function EXT_STATE_RUN(id) {
+  return window.app.extensions.find((e) => e.name === "afterburner.sidebar").getState().runs.find((r) => r.run_id === id) ?? null;
+}
+
+test("view state lives in the store, and a redraw keeps the keyboard focus", async () => {
+  await openTab();
+  const liveRun = "synthetic-focus";
+  await page.evaluate((run_id) => {
+    const api = window.comfyAPI.api.api;
+    api.dispatchCustomEvent("afterburner.run_started", {
+      run_id, model: "Flux", method: "cache:adaptive", params: {}, total_steps: 50, started_at: Date.now() / 1000 + 5,
+      capabilities: { cache: { label: "adaptive", params: {}, node_id: null } },
+    });
+  }, liveRun);
+  await page.locator(`.ab-sidebar [data-ab-section="current"][data-run-id="${liveRun}"]`).waitFor({ timeout: 5000 });
+  const older = await page.evaluate(() => {
+    const s = window.app.extensions.find((e) => e.name === "afterburner.sidebar").getState();
+    return s.runs[1]?.run_id ?? null;
+  });
+  assert.ok(older, "an older run to select");
+  const step = (i) =>
+    page.evaluate(
+      ([run_id, step]) =>
+        window.comfyAPI.api.api.dispatchCustomEvent("afterburner.step", {
+          run_id, step, sigma: 1 - step / 50, branch: "cond", action: "computed", signal: 0.01, threshold: 0.05,
+        }),
+      [liveRun, i],
+    );
+  const version = () => page.evaluate(() => Number(document.querySelector(".ab-sidebar")?.getAttribute("data-ab-version")));
+  const redrawnAfter = async (fn) => {
+    const v = await version();
+    await fn();
+    await page.waitForFunction((before) => Number(document.querySelector(".ab-sidebar")?.getAttribute("data-ab-version")) > before, v, {
+      timeout: 5000,
+    });
+  };
+  const focused = () =>
+    page.evaluate(() => ({
+      key: document.activeElement?.getAttribute?.("data-focus-key") ?? null,
+      marked: Boolean(document.activeElement?.__abOld),
+      inside: Boolean(document.activeElement?.closest?.(".ab-sidebar")),
+    }));
+
+  // 1. Keyboard: focus an older run in the list, Enter selects it; the selection is in the store.
+  const item = page.locator(`.ab-sidebar [data-ab-section="runs"] [data-run-id="${older}"]`);
+  await item.focus();
+  await redrawnAfter(() => page.keyboard.press("Enter"));
+  assert.equal(await page.evaluate(() => window.app.extensions.find((e) => e.name === "afterburner.sidebar").getState().view.selectedRunId), older);
+  await page.locator(`.ab-sidebar [data-ab-section="current"][data-run-id="${older}"]`).waitFor({ timeout: 5000 });
+  assert.deepEqual(await focused(), { key: `run:${older}`, marked: false, inside: true });
+
+  // 2. A new event redraws everything: the focus comes back to the same run's (new) element, the selection stays.
+  await page.evaluate(() => (document.activeElement.__abOld = true));
+  await redrawnAfter(() => step(0));
+  assert.deepEqual(await focused(), { key: `run:${older}`, marked: false, inside: true }, "focus restored on the re-rendered run");
+  assert.equal(
+    await page.locator('.ab-sidebar [data-ab-section="current"]').getAttribute("data-run-id"),
+    older,
+    "the selected run stays shown while events arrive",
+  );
+
+  // 3. A section title folds its section from the keyboard; folded it stays through new events, focus too.
+  const toggle = page.locator('.ab-sidebar [data-ab-section="runs"] [data-ab-action="toggle-section"]');
+  await toggle.focus();
+  await redrawnAfter(() => page.keyboard.press("Enter"));
+  assert.equal(await page.locator('.ab-sidebar [data-ab-section="runs"]').getAttribute("data-collapsed"), "true");
+  assert.equal(await page.locator('.ab-sidebar [data-ab-section="runs"] .ab-run').count(), 0);
+  assert.deepEqual(
+    await page.evaluate(() => window.app.extensions.find((e) => e.name === "afterburner.sidebar").getState().view.collapsed),
+    { runs: true },
+  );
+  await page.evaluate(() => (document.activeElement.__abOld = true));
+  await redrawnAfter(() => step(1));
+  assert.deepEqual(await focused(), { key: "section:runs", marked: false, inside: true });
+  assert.equal(await page.locator('.ab-sidebar [data-ab-section="runs"]').getAttribute("data-collapsed"), "true");
+  await redrawnAfter(() => page.keyboard.press("Enter"));
+  assert.equal(await page.locator('.ab-sidebar [data-ab-section="runs"]').getAttribute("data-collapsed"), null);
+  assert.equal(await toggle.getAttribute("aria-expanded"), "true");
+
+  // 4. "show latest" from the keyboard: the button goes away, the focus falls back to the section title.
+  await page.locator('.ab-sidebar [data-ab-action="show-latest"]').focus();
+  await redrawnAfter(() => page.keyboard.press("Enter"));
+  assert.equal(await page.locator('.ab-sidebar [data-ab-section="current"]').getAttribute("data-run-id"), liveRun);
+  assert.equal((await focused()).key, "section:current");
+
+  // 5. Focus outside the sidebar is not pulled in by a redraw.
+  await page.evaluate(() => document.activeElement?.blur());
+  await redrawnAfter(() => step(2));
+  assert.equal((await focused()).inside, false);
+});
+
+test("toasts use only toast.add: a frontend without toast.remove/removeAll (1.57+) still shows them", async () => {
+  // extensionManager is a Pinia store whose `toast` is a computed: swap the property itself (and put the
+  // very same descriptor back afterwards). Read through the store, the stand-in comes back wrapped in a
+  // reactive proxy, so it is checked by shape, not identity.
+  const swapped = await page.evaluate(() => {
+    const em = window.app.extensionManager;
+    window.__abToastDescriptor = Object.getOwnPropertyDescriptor(em, "toast");
+    const real = em.toast;
+    Object.defineProperty(em, "toast", { value: { add: (msg) => real.add(msg) }, configurable: true, writable: true });
+    return typeof em.toast.add === "function" && em.toast.remove === undefined && em.toast.removeAll === undefined;
+  });
+  assert.equal(swapped, true, "extensionManager.toast replaced by an add-only one");
+  try {
+    await page.evaluate(() =>
+      window.comfyAPI.api.api.dispatchCustomEvent("afterburner.notice", {
+        run_id: null, severity: "error", source: "compile", message: "synthetic add-only toast", at: 2e9,
+      }),
+    );
+    await page.locator(".p-toast-message", { hasText: "synthetic add-only toast" }).first().waitFor({ state: "visible", timeout: 5000 });
+  } finally {
+    await page.evaluate(() => {
+      const d = window.__abToastDescriptor;
+      if (d) Object.defineProperty(window.app.extensionManager, "toast", d);
+    });
+  }
+  assert.equal(await page.evaluate(() => typeof window.app.extensionManager.toast.add), "function");
 });
 
 test("light theme renders readably (screenshot)", async () => {

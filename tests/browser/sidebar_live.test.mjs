@@ -20,6 +20,7 @@ let browser; // {context, page, close}
 let page;
 let afterRestart; // {listedIds, serverIds} from the restart test
 let uiRun; // the run queued from the UI in test 1 and followed through test 2
+let compileRun; // {promptStartedAfter, events} from the compile test, for the new-contract check after it
 const pageErrors = [];
 
 // --- helpers ------------------------------------------------------------------------------------------------
@@ -289,6 +290,43 @@ test("a real AfterburnerCompile run: the compilation section matches /api/afterb
   for (const c of expected.filter((x) => x.recompile)) {
     assert.ok(listed.some((l) => l.target === c.target && l.reason?.startsWith(`recompile #${c.count}`)), `recompile of ${c.target} #${c.count}`);
   }
+  compileRun = { promptStartedAfter: t0 / 1000, events };
+});
+
+// NEEDS THE NEW BACKEND: a compile-only run gets a RunRecord (capabilities, compiles) and compile events a run_id.
+test("new backend: the compile-only run is a run, with its compiles under it", async (t) => {
+  assert.ok(compileRun, "needs the compile test");
+  const runs = (await api("/api/afterburner/runs?limit=50")).runs;
+  const record = runs.find((r) => r.capabilities?.compile && !r.capabilities?.cache && r.started_at >= compileRun.promptStartedAfter - 5);
+  assert.ok(record, `a compile-only run in /api/afterburner/runs (methods: ${runs.map((r) => r.method).join(", ")})`);
+  assert.match(record.method, /compile/);
+  assert.equal(record.steps.length, 0, "no cache, so no step decisions");
+  assert.ok(Array.isArray(record.compiles) && Array.isArray(record.notices));
+  const events = await api("/api/afterburner/events");
+  for (const c of events.compiles) assert.ok("run_id" in c, "every compile event names its run (or null)");
+  const ofRun = events.compiles.filter((c) => c.run_id === record.run_id);
+  assert.equal(record.compiles.length, ofRun.length, "the record's compiles are that run's compile events");
+  assert.ok(record.compiles.length >= 1, "the run compiled something");
+  t.diagnostic(`compile-only run ${record.run_id}: ${record.compiles.length} compiles, summary ${JSON.stringify(record.summary?.capabilities)}`);
+
+  await openTab(page);
+  const current = page.locator(`.ab-sidebar [data-ab-section="current"][data-run-id="${record.run_id}"]`);
+  await current.waitFor({ timeout: 15_000 });
+  assert.match(await current.locator('[data-ab-empty="timeline"]').innerText(), /no cache in this run/i);
+  assert.equal(await current.locator(".ab-timeline-row").count(), 0);
+  const shownCount = record.summary?.capabilities?.compile?.compiles ?? record.compiles.length;
+  await page.waitForFunction(
+    ({ id, n }) =>
+      document.querySelector(`.ab-sidebar [data-ab-section="current"][data-run-id="${id}"] [data-ab-field="compiles"]`)?.textContent === String(n),
+    { id: record.run_id, n: shownCount },
+    { timeout: 10_000 },
+  );
+  assert.deepEqual(await current.locator(".ab-chip").evaluateAll((els) => els.map((el) => el.getAttribute("data-capability"))), ["compile"]);
+  const listedTargets = await current.locator('[data-ab-field="run-compiles"] .ab-run-compile .ab-compile-target').allInnerTexts();
+  assert.deepEqual(listedTargets, record.compiles.slice(0, 12).map((c) => c.target), "the run's compiles, oldest first");
+  // The run is in the recent-runs list with its compile count.
+  const listed = page.locator(`.ab-sidebar [data-ab-section="runs"] [data-run-id="${record.run_id}"] [data-ab-field="compiles"]`);
+  assert.match(await listed.innerText(), /^\d+ compiles?/);
 });
 
 test("a restarted server on the same port: the page reconnects and reloads history", async (t) => {

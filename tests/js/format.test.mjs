@@ -5,6 +5,9 @@ import {
   formatAgo,
   formatBytes,
   formatCalls,
+  formatCapability,
+  formatCompileKind,
+  formatCompiles,
   formatComputeFraction,
   formatDuration,
   formatMethod,
@@ -74,4 +77,25 @@ test("calls, numbers, status, method, time ago", () => {
   assert.equal(formatAgo(100, 100 + 7200), "2 h ago");
   assert.equal(formatAgo(100, 100 + 3 * 86400), "3 d ago");
   assert.equal(formatAgo(null, 100), "");
+});
+
+test("capability chips", () => {
+  assert.equal(formatCapability({ name: "cache", label: "adaptive" }), "cache: adaptive");
+  assert.equal(formatCapability({ name: "cache", label: "cache:adaptive" }), "cache: adaptive");
+  assert.equal(formatCapability({ name: "compile", label: "compile" }), "compile");
+  assert.equal(formatCapability({ name: "compile", label: "" }), "compile");
+  assert.equal(formatCapability({ name: "quant", label: "fp8 e4m3" }), "quant: fp8 e4m3");
+  assert.equal(formatCapability(null), "–");
+});
+
+test("compile counts and kinds", () => {
+  assert.equal(formatCompiles(1), "1 compile");
+  assert.equal(formatCompiles(0), "0 compiles");
+  assert.equal(formatCompiles(3, 1), "3 compiles (1 recompile)");
+  assert.equal(formatCompiles(5, 2), "5 compiles (2 recompiles)");
+  assert.equal(formatCompiles(null), "–");
+  assert.equal(formatCompileKind({ recompile: false, reason: "" }), "first compile");
+  assert.equal(formatCompileKind({ recompile: false, reason: "new model" }), "first compile: new model");
+  assert.equal(formatCompileKind({ recompile: true, count: 2, reason: "size changed" }), "recompile #2: size changed");
+  assert.equal(formatCompileKind({ recompile: true, count: null, reason: "" }), "recompile #?: reason unknown");
 });

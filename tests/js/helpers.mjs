@@ -34,10 +34,34 @@ export function finished(runId, over = {}) {
   };
 }
 
-/** The RunRecord the routes would serve for the events above. */
-export function record(runId, { steps = [], status = "running", summary = null, ...over } = {}) {
-  const s = started(runId, over).data;
+/** A compile event (afterburner.compile); run_id null: outside any run. */
+export function compiled(runId, target, over = {}) {
+  const recompile = (over.count ?? 1) > 1;
   return {
+    type: "compile",
+    data: { run_id: runId, model: "Flux", target, recompile, reason: recompile ? "shape changed" : "", duration_s: 2.5, count: 1, ...over },
+  };
+}
+
+export function notice(runId, message, over = {}) {
+  return { type: "notice", data: { run_id: runId, severity: "warning", source: "compile", message, at: 1000, ...over } };
+}
+
+/** The capabilities of a run_started in the new contract (labels as py/run/context.py's Enrollment makes them). */
+export function caps({ cache = "adaptive", compile = false, cacheNode = "5", compileNode = "6" } = {}) {
+  const out = {};
+  if (cache) out.cache = { label: `cache:${cache}`, params: { threshold: 0.1 }, node_id: cacheNode };
+  if (compile) out.compile = { label: "compile", params: { backend: "inductor" }, node_id: compileNode };
+  return out;
+}
+
+/**
+ * The RunRecord the routes would serve for the events above. Without `capabilities`, `compiles` and
+ * `notices` in `over` it has the old shape (no such fields).
+ */
+export function record(runId, { steps = [], status = "running", summary = null, compiles, notices, ...over } = {}) {
+  const s = started(runId, over).data;
+  const out = {
     run_id: runId,
     model: s.model,
     method: s.method,
@@ -51,6 +75,10 @@ export function record(runId, { steps = [], status = "running", summary = null, 
     }),
     summary,
   };
+  if (s.capabilities !== undefined) out.capabilities = s.capabilities;
+  if (compiles !== undefined) out.compiles = compiles.map((e) => e.data ?? e);
+  if (notices !== undefined) out.notices = notices.map((e) => e.data ?? e);
+  return out;
 }
 
 export function summaryOf(finishedEvent) {

@@ -4,15 +4,22 @@ import { describe, test } from "node:test";
 import {
   DEFAULT_HISTORY_LENGTH,
   MAX_HISTORY_LENGTH,
+  compileCounts,
   currentRun,
   initialState,
+  isRunSelected,
+  isSectionOpen,
+  nodeCapability,
   reduce,
+  runCapabilities,
   runCounts,
   runForNode,
+  runHasCache,
+  shownRun,
   stepCounts,
   stepsDone,
 } from "../../web/js/store.js";
-import { apply, finished, record, started, step, summaryOf } from "./helpers.mjs";
+import { apply, caps, compiled, finished, notice, record, started, step, summaryOf } from "./helpers.mjs";
 
 const run = (state, id) => state.runs.find((r) => r.run_id === id);
 
@@ -25,6 +32,8 @@ describe("initial state", () => {
     assert.equal(s.historyLength, DEFAULT_HISTORY_LENGTH);
     assert.equal(s.loaded, false);
     assert.equal(currentRun(s), null);
+    assert.deepEqual(s.view, { selectedRunId: null, collapsed: {} });
+    assert.equal(shownRun(s), null);
   });
 
   test("history length is clamped to 1..MAX", () => {
@@ -329,6 +338,15 @@ describe("bad input is ignored", () => {
     { type: "notice", data: { severity: "error" } },
     { type: "history_loaded", data: "nope" },
     { type: "set_history_length", data: DEFAULT_HISTORY_LENGTH },
+    { type: "select_run", data: "no-such-run" },
+    { type: "select_run", data: 5 },
+    { type: "select_run", data: null }, // already following the newest
+    { type: "select_run", data: "a" }, // the newest: following it already
+    { type: "toggle_run", data: null },
+    { type: "toggle_section", data: 5 },
+    { type: "set_section_open", data: { section: "runs" } },
+    { type: "set_section_open", data: { section: "runs", open: true } }, // already open
+    { type: "compile", data: { run_id: "a", model: "m" } },
   ];
   for (const action of bad) {
     test(`ignores ${JSON.stringify(action)}`, () => {
@@ -374,4 +392,266 @@ test("a replacing snapshot (after a reconnect) drops runs, compiles and notices 
   assert.deepEqual(state.runs.map((r) => r.run_id), ["new"]);
   assert.equal(state.compiles.length, 0);
   assert.equal(state.notices.length, 0);
+});
+
+describe("the new event contract: capabilities, compiles and notices per run", () => {
+  test("run_started keeps the capabilities; node ids become strings", () => {
+    const s = reduce(initialState(), started("a", { method: "cache:adaptive + compile", capabilities: {
+      cache: { label: "adaptive", params: { threshold: 0.1 }, node_id: 5 },
+      compile: { label: "compile", params: {}, node_id: null },
+      junk: "not an object",
+    } }));
+    const r = currentRun(s);
+    assert.deepEqual(r.capabilities, {
+      cache: { label: "adaptive", params: { threshold: 0.1 }, node_id: "5" },
+      compile: { label: "compile", params: {}, node_id: null },
+    });
+    assert.deepEqual(runCapabilities(r).map((c) => c.name), ["cache", "compile"]);
+    assert.equal(runHasCache(r), true);
+  });
+
+  test("an old record without capabilities gets them from its method", () => {
+    const s = reduce(initialState(), started("a", { params: { threshold: 0.1, node_id: 12 } }));
+    assert.deepEqual(runCapabilities(currentRun(s)), [
+      { name: "cache", label: "adaptive", params: { threshold: 0.1, node_id: 12 }, node_id: "12" },
+    ]);
+    const both = reduce(initialState(), started("b", { method: "cache:adaptive + compile" }));
+    assert.deepEqual(runCapabilities(currentRun(both)).map((c) => [c.name, c.label]), [["cache", "adaptive"], ["compile", ""]]);
+    assert.equal(runHasCache(currentRun(both)), true);
+  });
+
+  test("a compile-only run has no cache, and counts its compiles live, then from its summary", () => {
+    let s = apply(initialState(), reduce, [
+      started("c", { method: "compile", params: {}, capabilities: caps({ cache: null, compile: true }) }),
+      compiled("c", "double_blocks.0"),
+      compiled("c", "double_blocks.1", { duration_s: 1.5 }),
+      compiled("c", "double_blocks.0", { count: 2, reason: "size of x changed" }),
+    ]);
+    const r = currentRun(s);
+    assert.equal(runHasCache(r), false);
+    assert.equal(r.steps.length, 0);
+    assert.deepEqual(
+      r.compiles.map((c) => [c.target, c.recompile, c.count]),
+      [["double_blocks.0", false, 1], ["double_blocks.1", false, 1], ["double_blocks.0", true, 2]],
+    );
+    assert.deepEqual(compileCounts(r), { compiles: 3, recompiles: 1, duration_s: 6.5, listed: 3, final: false });
+    s = reduce(s, finished("c", { model_calls: 3, computed_calls: 3, capabilities: { compile: { compiles: 4, recompiles: 2 } } }));
+    const done = compileCounts(currentRun(s));
+    assert.equal(done.final, true);
+    assert.equal(done.compiles, 4);
+    assert.equal(done.recompiles, 2);
+    assert.equal(done.listed, 3);
+    assert.equal(runHasCache(currentRun(s)), false);
+  });
+
+  test("a compile summary with only a count (as py/compile/install.py sends it) keeps the live recompiles", () => {
+    const s = apply(initialState(), reduce, [
+      started("c", { method: "compile", params: { backend: "inductor", node_id: "6" }, capabilities: caps({ cache: null, compile: true }) }),
+      compiled("c", "blocks.0"),
+      compiled("c", "blocks.0", { count: 2 }),
+      finished("c", { model_calls: 0, computed_calls: 0, cache_bytes: 0, capabilities: { compile: { compiles: 2 } } }),
+    ]);
+    assert.deepEqual(compileCounts(currentRun(s)), { compiles: 2, recompiles: 1, duration_s: 5, listed: 2, final: true });
+    assert.equal(runHasCache(currentRun(s)), false);
+    assert.equal(nodeCapability(currentRun(s), 6), "compile", "capabilities win over the params' node_id");
+  });
+
+  test("a compile-only run known only from its summary has no cache either", () => {
+    const s = apply(initialState(), reduce, [
+      { type: "run_finished", data: { run_id: "c", status: "ok", capabilities: { compile: { compiles: 1, recompiles: 0 } } } },
+    ]);
+    assert.equal(runHasCache(currentRun(s)), false);
+  });
+
+  test("compiles go both to the process-wide history and to their run; run_id null only to the history", () => {
+    const s = apply(initialState(), reduce, [
+      started("a", { capabilities: caps({ compile: true }) }),
+      compiled("a", "blocks.0"),
+      compiled(null, "vae.decode"),
+      compiled("a", "blocks.0"), // the same event again
+    ]);
+    assert.deepEqual(s.compiles.map((c) => [c.target, c.run_id]), [["vae.decode", null], ["blocks.0", "a"]]);
+    assert.deepEqual(currentRun(s).compiles.map((c) => c.target), ["blocks.0"]);
+    assert.equal(s.runs.length, 1);
+  });
+
+  test("an old compile event (no run_id) is kept with run_id null", () => {
+    const ev = compiled("a", "t");
+    delete ev.data.run_id;
+    const s = apply(initialState(), reduce, [started("a"), ev]);
+    assert.equal(s.compiles[0].run_id, null);
+    assert.deepEqual(currentRun(s).compiles, []);
+  });
+
+  test("notices with a run_id are listed under their run too", () => {
+    const s = apply(initialState(), reduce, [
+      started("a"),
+      notice("a", "fell back to eager"),
+      notice(null, "SageAttention not installed", { at: 1001 }),
+    ]);
+    assert.equal(s.notices.length, 2);
+    assert.deepEqual(currentRun(s).notices.map((n) => n.message), ["fell back to eager"]);
+    assert.equal(s.notices[0].run_id, null);
+  });
+
+  test("run_finished's capabilities: the cache's numbers count, the compile summary is kept", () => {
+    const ev = finished("a", { model_calls: 99, computed_calls: 99, cache_bytes: 0,
+      capabilities: { cache: { model_calls: 8, computed_calls: 6, cache_bytes: 4096 }, compile: { compiles: 2, recompiles: 1 } } });
+    delete ev.data.compute_fraction;
+    const s = apply(initialState(), reduce, [started("a"), ev]);
+    const r = currentRun(s);
+    assert.equal(runCounts(r).computed, 6);
+    assert.equal(runCounts(r).total, 8);
+    assert.equal(runCounts(r).fraction, 0.75);
+    assert.equal(r.summary.cache_bytes, 4096);
+    assert.deepEqual(r.summary.capabilities.compile, { compiles: 2, recompiles: 1 });
+  });
+
+  test("a record brings capabilities, compiles and notices; live ones merge after them without duplicates", () => {
+    const c1 = compiled("a", "blocks.0");
+    const c2 = compiled("a", "blocks.1");
+    const c3 = compiled("a", "blocks.0", { count: 2 });
+    // c2 arrived live before the snapshot (which has c1, c2); c3 arrives after.
+    let s = apply(initialState(), reduce, [started("a", { capabilities: caps({ compile: true }) }), c2]);
+    s = reduce(s, { type: "history_loaded", data: { runs: [
+      record("a", { capabilities: caps({ compile: true }), compiles: [c1, c2], notices: [notice("a", "n1")] }),
+    ] } });
+    s = reduce(s, c3);
+    const r = currentRun(s);
+    assert.deepEqual(r.compiles.map((c) => `${c.target}#${c.count}`), ["blocks.0#1", "blocks.1#1", "blocks.0#2"]);
+    assert.ok(r.compiles.every((c) => c.run_id === "a"));
+    assert.deepEqual(r.notices.map((n) => n.message), ["n1"]);
+    assert.deepEqual(Object.keys(r.capabilities), ["cache", "compile"]);
+    // The same snapshot again changes nothing in the run's lists.
+    const again = reduce(s, { type: "history_loaded", data: { runs: [record("a", { compiles: [c1, c2] })] } });
+    assert.equal(currentRun(again).compiles.length, 3);
+    assert.deepEqual(Object.keys(currentRun(again).capabilities), ["cache", "compile"], "a record without capabilities keeps them");
+  });
+
+  test("a record's compiles without run_id take the record's", () => {
+    const c = compiled("x", "blocks.0");
+    delete c.data.run_id;
+    const s = reduce(initialState(), { type: "history_loaded", data: { runs: [record("a", { compiles: [c] })] } });
+    assert.equal(currentRun(s).compiles[0].run_id, "a");
+  });
+
+  test("an old record (no capabilities, compiles, notices) still loads", () => {
+    const s = reduce(initialState(), { type: "history_loaded", data: { runs: [record("a")] } });
+    const r = currentRun(s);
+    assert.deepEqual(r.capabilities, {});
+    assert.deepEqual(r.compiles, []);
+    assert.deepEqual(r.notices, []);
+    assert.equal(runHasCache(r), true);
+  });
+
+  test("runForNode finds runs by any capability's node id, and old ones by params.node_id", () => {
+    const s = apply(initialState(), reduce, [
+      started("old", { started_at: 1, params: { node_id: "12" } }),
+      started("both", { started_at: 2, method: "cache:adaptive + compile", capabilities: caps({ compile: true, cacheNode: "5", compileNode: "6" }) }),
+      started("compile-only", { started_at: 3, method: "compile", params: {}, capabilities: caps({ cache: null, compile: true, compileNode: "7" }) }),
+      started("newest", { started_at: 4, capabilities: caps({ cacheNode: null }) }),
+    ]);
+    assert.equal(runForNode(s, 12).run_id, "old");
+    assert.equal(runForNode(s, "5").run_id, "both");
+    assert.equal(runForNode(s, 6).run_id, "both");
+    assert.equal(runForNode(s, 7).run_id, "compile-only");
+    assert.equal(runForNode(s, 99).run_id, "newest");
+    assert.equal(nodeCapability(runForNode(s, 5), 5), "cache");
+    assert.equal(nodeCapability(runForNode(s, 6), 6), "compile");
+    assert.equal(nodeCapability(runForNode(s, 12), 12), "cache");
+    assert.equal(nodeCapability(runForNode(s, 99), 99), null);
+  });
+});
+
+describe("view state: the selected run and the open sections", () => {
+  const three = () => apply(initialState(), reduce, [
+    started("a", { started_at: 1 }),
+    started("b", { started_at: 2 }),
+    started("c", { started_at: 3 }),
+  ]);
+
+  test("selecting an older run shows it; selecting the newest, or null, follows the newest", () => {
+    let s = three();
+    assert.equal(shownRun(s).run_id, "c");
+    assert.equal(isRunSelected(s), false);
+    s = reduce(s, { type: "select_run", data: "a" });
+    assert.equal(s.view.selectedRunId, "a");
+    assert.equal(shownRun(s).run_id, "a");
+    assert.equal(isRunSelected(s), true);
+    assert.equal(currentRun(s).run_id, "c", "the current run is still the newest");
+    const latest = reduce(s, { type: "select_run", data: "c" });
+    assert.equal(latest.view.selectedRunId, null);
+    assert.equal(reduce(s, { type: "select_run", data: null }).view.selectedRunId, null);
+  });
+
+  test("toggle_run: a second click on the selected run goes back to the newest", () => {
+    let s = reduce(three(), { type: "toggle_run", data: "b" });
+    assert.equal(s.view.selectedRunId, "b");
+    s = reduce(s, { type: "toggle_run", data: "a" });
+    assert.equal(s.view.selectedRunId, "a");
+    s = reduce(s, { type: "toggle_run", data: "a" });
+    assert.equal(s.view.selectedRunId, null);
+  });
+
+  test("a selection survives new events, and is dropped with its run", () => {
+    let s = reduce(three(), { type: "select_run", data: "a" });
+    const v = s.version;
+    s = apply(s, reduce, [step("c", 0, "computed"), started("d", { started_at: 4 })]);
+    assert.equal(shownRun(s).run_id, "a");
+    assert.ok(s.version > v);
+    s = reduce(s, { type: "set_history_length", data: 2 }); // keeps d, c
+    assert.equal(s.view.selectedRunId, null);
+    assert.equal(shownRun(s).run_id, "d");
+  });
+
+  test("a replacing snapshot without the selected run drops the selection, keeps the open sections", () => {
+    let s = apply(three(), reduce, [
+      { type: "select_run", data: "b" },
+      { type: "toggle_section", data: "compiles" },
+    ]);
+    s = reduce(s, { type: "history_loaded", data: { runs: [record("z", { started_at: 9 })], replace: true } });
+    assert.equal(s.view.selectedRunId, null);
+    assert.equal(isSectionOpen(s, "compiles"), false);
+    const kept = reduce(apply(three(), reduce, [{ type: "select_run", data: "b" }]), {
+      type: "history_loaded", data: { runs: [record("b", { started_at: 2 }), record("c", { started_at: 3 })], replace: true },
+    });
+    assert.equal(kept.view.selectedRunId, "b");
+  });
+
+  test("sections start open; toggle_section and set_section_open fold and unfold them", () => {
+    let s = initialState();
+    assert.equal(isSectionOpen(s, "compiles"), true);
+    s = reduce(s, { type: "toggle_section", data: "compiles" });
+    assert.equal(isSectionOpen(s, "compiles"), false);
+    assert.deepEqual(s.view.collapsed, { compiles: true });
+    assert.equal(isSectionOpen(s, "runs"), true);
+    s = reduce(s, { type: "toggle_section", data: "compiles" });
+    assert.equal(isSectionOpen(s, "compiles"), true);
+    assert.deepEqual(s.view.collapsed, {});
+    s = reduce(s, { type: "set_section_open", data: { section: "run-compiles", open: false } });
+    assert.equal(isSectionOpen(s, "run-compiles"), false);
+    const same = reduce(s, { type: "set_section_open", data: { section: "run-compiles", open: false } });
+    assert.equal(same, s);
+  });
+
+  test("view actions bump the version and never touch the runs", () => {
+    const s = three();
+    const t = reduce(s, { type: "toggle_section", data: "runs" });
+    assert.equal(t.version, s.version + 1);
+    assert.equal(t.runs, s.runs);
+    const u = reduce(t, { type: "select_run", data: "a" });
+    assert.equal(u.version, t.version + 1);
+    assert.equal(u.runs, t.runs);
+  });
+
+  test("view actions never mutate their input", () => {
+    const s = three();
+    const frozen = structuredClone(s);
+    apply(s, reduce, [
+      { type: "select_run", data: "a" },
+      { type: "toggle_section", data: "runs" },
+      { type: "set_section_open", data: { section: "x", open: false } },
+    ]);
+    assert.deepEqual(s, frozen);
+  });
 });

@@ -7,9 +7,20 @@
 
 import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
-import { formatCalls } from "./format.js";
+import { focusKeyOf, restoreFocus } from "./focus.js";
+import { formatCalls, formatCompiles } from "./format.js";
 import { renderSidebar } from "./render.js";
-import { DEFAULT_HISTORY_LENGTH, MAX_HISTORY_LENGTH, initialState, reduce, runCounts, runForNode } from "./store.js";
+import {
+  DEFAULT_HISTORY_LENGTH,
+  MAX_HISTORY_LENGTH,
+  compileCounts,
+  initialState,
+  nodeCapability,
+  reduce,
+  runCounts,
+  runForNode,
+  runHasCache,
+} from "./store.js";
 
 const EXTENSION = "afterburner.sidebar";
 const TAB_ID = "afterburner";
@@ -20,7 +31,6 @@ const TOAST_SEVERITY = { warning: "warn", error: "error" }; // PrimeVue's names
 
 let state = initialState(DEFAULT_HISTORY_LENGTH);
 let showSignalTrace = true;
-let selectedRunId = null;
 let connected = true;
 let packVersion = "";
 const containers = new Set();
@@ -35,7 +45,6 @@ function dispatch(action) {
   const next = reduce(state, action);
   if (next === state) return;
   state = next;
-  if (selectedRunId && !state.runs.some((r) => r.run_id === selectedRunId)) selectedRunId = null;
   scheduleRender();
 }
 
@@ -67,14 +76,17 @@ function renderAll() {
 
 function renderInto(el) {
   try {
+    // The redraw replaces every element: remember which control had the keyboard focus, focus its
+    // equivalent in the new tree.
+    const focused = focusKeyOf(el, document.activeElement);
     const view = renderSidebar(document, state, {
       now: Date.now() / 1000,
       showSignalTrace,
-      selectedRunId,
       version: packVersion,
       connected,
     });
     el.replaceChildren(view);
+    if (focused) restoreFocus(el, focused);
   } catch (err) {
     log("could not render the sidebar", err);
   }
@@ -84,13 +96,9 @@ function onSidebarClick(event) {
   const target = event.target instanceof Element ? event.target.closest("[data-ab-action]") : null;
   if (!target) return;
   const action = target.getAttribute("data-ab-action");
-  if (action === "select-run") {
-    const id = target.getAttribute("data-run-id");
-    selectedRunId = id === state.runs[0]?.run_id || id === selectedRunId ? null : id;
-  } else if (action === "show-latest") {
-    selectedRunId = null;
-  }
-  scheduleRender();
+  if (action === "select-run") dispatch({ type: "toggle_run", data: target.getAttribute("data-run-id") });
+  else if (action === "show-latest") dispatch({ type: "select_run", data: null });
+  else if (action === "toggle-section") dispatch({ type: "toggle_section", data: target.getAttribute("data-section") });
 }
 
 function onSidebarKey(event) {
@@ -140,11 +148,18 @@ function onEvent(kind, event) {
   if (kind === "notice") toastNotice(data);
 }
 
+/**
+ * Only toast.add is used: it is the one call every frontend has ({severity, summary, detail, life}).
+ * 1.57+ removed toast.remove and toast.removeAll, so toasts here expire by their `life` and nothing
+ * here ever removes one.
+ */
 function toastNotice(data) {
   const severity = TOAST_SEVERITY[data?.severity];
   if (!severity || typeof data?.message !== "string") return;
+  const toast = app.extensionManager?.toast;
+  if (typeof toast?.add !== "function") return;
   try {
-    app.extensionManager?.toast?.add({
+    toast.add({
       severity,
       summary: data.source ? `Afterburner: ${data.source}` : "Afterburner",
       detail: data.message,
@@ -205,9 +220,17 @@ const isAfterburnerNode = (name) =>
 function badgeText(node) {
   const run = runForNode(state, node.id);
   if (!run) return null;
-  const counts = runCounts(run);
-  if (!counts.total) return null;
-  const text = formatCalls(counts.computed, counts.total);
+  let text;
+  // A compile node reports its run's compiles; a cache node (or any node of a run without a tag) its calls.
+  if (nodeCapability(run, node.id) === "compile" || !runHasCache(run)) {
+    const cc = compileCounts(run);
+    if (!cc.compiles && run.status === "running") return null;
+    text = formatCompiles(cc.compiles, cc.recompiles);
+  } else {
+    const counts = runCounts(run);
+    if (!counts.total) return null;
+    text = formatCalls(counts.computed, counts.total);
+  }
   return run.status === "running" ? `${text}…` : run.status === "ok" ? text : `${text} (${run.status})`;
 }
 

@@ -101,3 +101,26 @@ export function formatMethod(method) {
   if (typeof method !== "string" || !method) return "–";
   return method.split(":").join(" · ");
 }
+
+/** A capability chip: {name: "cache", label: "adaptive"} -> "cache: adaptive"; no label -> "compile". */
+export function formatCapability(cap) {
+  const name = typeof cap?.name === "string" ? cap.name : "";
+  let label = typeof cap?.label === "string" ? cap.label.trim() : "";
+  if (label.startsWith(`${name}:`)) label = label.slice(name.length + 1).trim(); // "cache:adaptive"
+  if (!name) return label || "–";
+  return label && label !== name ? `${name}: ${label}` : name;
+}
+
+/** A compile count: 1 -> "1 compile", 3 (1 a recompile) -> "3 compiles (1 recompile)". */
+export function formatCompiles(compiles, recompiles = 0) {
+  if (!isNum(compiles)) return "–";
+  const base = `${compiles} ${compiles === 1 ? "compile" : "compiles"}`;
+  if (!isNum(recompiles) || recompiles <= 0) return base;
+  return `${base} (${recompiles} ${recompiles === 1 ? "recompile" : "recompiles"})`;
+}
+
+/** What one compile was: "first compile", "first compile: <reason>", "recompile #2: <reason>". */
+export function formatCompileKind(compile) {
+  if (compile?.recompile) return `recompile #${compile.count ?? "?"}: ${compile.reason || "reason unknown"}`;
+  return compile?.reason ? `first compile: ${compile.reason}` : "first compile";
+}
