@@ -25,8 +25,9 @@ class CapabilityNode(io.ComfyNode):
     def validate_inputs(cls, **inputs: Any) -> bool | str:
         """Run by ComfyUI when a prompt is queued: a bad value refuses the prompt, naming the field."""
         try:
-            check_inputs(cls.GET_SCHEMA(), inputs)
-            if all(inputs.get(spec.id) is not None for spec in cls.GET_SCHEMA().inputs if spec.id != "model"):
+            schema = cls.define_schema()  # not GET_SCHEMA: ComfyUI validates on a locked clone that cannot cache it
+            check_inputs(schema, inputs)
+            if all(inputs.get(spec.id) is not None for spec in schema.inputs if spec.id != "model"):
                 cls.request(**{k: v for k, v in inputs.items() if k != "model"})
         except ValueError as err:
             return f"{cls.TITLE}: {err}"
@@ -37,7 +38,7 @@ class CapabilityNode(io.ComfyNode):
         """Install the capability and say what was done (log, sidebar); a request that cannot work here becomes a
         node error that says what to change."""
         try:
-            check_inputs(cls.GET_SCHEMA(), inputs)
+            check_inputs(cls.define_schema(), inputs)
             config = cls.request(**inputs)
             patched, report = capability.install(model, config, cls._node_id())
         except ValueError as err:

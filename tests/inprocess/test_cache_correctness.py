@@ -7,7 +7,6 @@ applying the five cache nodes, reading run records, spying on model calls).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,14 +33,6 @@ CFG = 3.0
 # ------------------------------------------------------------------------------------------------------------
 # helpers shared by the test_cache_* modules
 # ------------------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _quiet_comfy():
-    level = logging.getLogger().level
-    logging.getLogger().setLevel(logging.WARNING)
-    yield
-    logging.getLogger().setLevel(level)
 
 
 def latent_for(family: str, batch: int = 1, width: int = 64, height: int = 64) -> torch.Tensor:

@@ -25,7 +25,7 @@ def model():
     logging.getLogger().setLevel(level)
 
 
-def sample(model, class_id, seed=0, batch=2, cfg=1.0):
+def sample_trained(model, class_id, seed=0, batch=2, cfg=1.0):
     latent = tiny_flux.empty_latent(batch)
     noise = comfy.sample.prepare_noise(latent, seed)
     return comfy.sample.sample(model, noise, STEPS, cfg, "euler", "simple",
@@ -67,27 +67,27 @@ def test_encode_decode_are_exact_inverses():
 
 
 def test_samples_are_finite_deterministic_and_conditioned(model):
-    red_disc = sample(model, 0)
+    red_disc = sample_trained(model, 0)
     assert red_disc.shape == tiny_flux.empty_latent(2).shape
     assert torch.isfinite(red_disc).all()
-    assert torch.equal(sample(model, 0), red_disc), "same seed must give a bit-identical sample"
-    assert not torch.equal(sample(model, 0, seed=1), red_disc), "the noise seed must matter"
+    assert torch.equal(sample_trained(model, 0), red_disc), "same seed must give a bit-identical sample"
+    assert not torch.equal(sample_trained(model, 0, seed=1), red_disc), "the noise seed must matter"
 
     red = foreground_colour(tiny_flux.decode(red_disc))
-    blue = foreground_colour(tiny_flux.decode(sample(model, 1)))
+    blue = foreground_colour(tiny_flux.decode(sample_trained(model, 1)))
     assert red[0] - red[2] > 0.3, f"class 0 (red disc) foreground RGB {red.tolist()}"
     assert blue[2] - blue[0] > 0.3, f"class 1 (blue square) foreground RGB {blue.tolist()}"
 
-    horizontal = stripe_energy(tiny_flux.decode(sample(model, 4)))
-    vertical = stripe_energy(tiny_flux.decode(sample(model, 5)))
+    horizontal = stripe_energy(tiny_flux.decode(sample_trained(model, 4)))
+    vertical = stripe_energy(tiny_flux.decode(sample_trained(model, 5)))
     assert horizontal[0] > 1.5 * horizontal[1], f"horizontal stripes: (dy, dx) variation {horizontal}"
     assert vertical[1] > 1.5 * vertical[0], f"vertical stripes: (dy, dx) variation {vertical}"
 
 
 def test_cfg_uses_the_null_conditioning(model):
-    guided = sample(model, 2, cfg=3.0)
+    guided = sample_trained(model, 2, cfg=3.0)
     assert torch.isfinite(guided).all()
-    assert not torch.equal(guided, sample(model, 2))
+    assert not torch.equal(guided, sample_trained(model, 2))
     green = foreground_colour(tiny_flux.decode(guided))
     assert green[1] - max(green[0], green[2]) > 0.2, f"class 2 (green triangle) foreground RGB {green.tolist()}"
 

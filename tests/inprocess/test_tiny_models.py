@@ -5,7 +5,6 @@ weights, the noise seed and the conditioning. Also the demo safetensors files an
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 
 import comfy.patcher_extension
@@ -33,14 +32,6 @@ def run(patcher, family, *, noise_seed=1, cfg=1.0, sampler="euler", pos_seed=1, 
     neg = tiny_models.conditioning(family, seed=neg_seed)
     return comfy.sample.sample(patcher, noise, STEPS, cfg, sampler, "simple", pos, neg, latent,
                                seed=noise_seed, disable_pbar=True)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _quiet_comfy():
-    level = logging.getLogger().level
-    logging.getLogger().setLevel(logging.WARNING)
-    yield
-    logging.getLogger().setLevel(level)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -38,20 +38,23 @@ def refusal(server: ComfyServer, prompt: dict, node: str) -> str:
     return " ".join(f"{e['message']} {e['details']}" for e in errors)
 
 
-def float_inputs(server: ComfyServer, node_id: str) -> list[str]:
+def number_inputs(server: ComfyServer, node_id: str) -> dict[str, str]:
+    """{input name: "INT" or "FLOAT"}."""
     required = server.get_json(f"/object_info/{node_id}")[node_id]["input"]["required"]
-    return [name for name, spec in required.items() if spec[0] == "FLOAT"]
+    return {name: spec[0] for name, spec in required.items() if spec[0] in ("INT", "FLOAT")}
 
 
 @pytest.mark.parametrize("node_id", CACHE_NODES)
-def test_a_non_finite_number_is_refused_for_every_float_input(server: ComfyServer, node_id: str):
-    names = float_inputs(server, node_id)
-    assert names
-    for name in names:
-        for bad in (math.nan, math.inf):
+def test_a_non_finite_number_is_refused_for_every_number_input(server: ComfyServer, node_id: str):
+    """FLOAT inputs are checked by the node (NaN passes ComfyUI's min/max comparisons); INT inputs are refused
+    by ComfyUI's own conversion to int, which names the input too."""
+    inputs = number_inputs(server, node_id)
+    assert inputs
+    for name, kind in inputs.items():
+        for bad in (math.nan, math.inf, -math.inf):
             prompt = sampling_prompt("flux", steps=8, cache=cache_inputs(node_id, **{name: bad}))
             text = refusal(server, prompt, "cache")
-            assert name in text and "finite number from" in text, text
+            assert name in text and (kind == "INT" or "finite number from" in text), text
 
 
 @pytest.mark.parametrize("node_id", CACHE_NODES)
