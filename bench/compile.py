@@ -236,7 +236,7 @@ def notes() -> list[str]:
         "unbacked size (not specialised at 1; each family's adapter names the inputs that stay batch 1, such as "
         "Wan's rope table), so a new batch, resolution or prompt length compiles nothing. A whole-model graph "
         "compiles static first and general at its first recompile (Flux's and Wan's start behind their position "
-        "ids, which torch.linspace makes per resolution), batch 1 included (`Adapter.whole_broadcast_inputs`; "
+        "ids, which torch.linspace makes per resolution), batch 1 included (`CompileFacts.whole_broadcast_inputs`; "
         "SDXL's UNet keeps torch's batch). A LoRA compiles nothing: ComfyUI installs LoRA'd weights as "
         "Parameters that do not require grad, and the compiled clone turns that flag off on the other weights "
         "while it samples (dynamo guards it). What is left, whole model only: the first recompile (and for sdxl "

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
-
-Backend = Literal["inductor", "cudagraphs"]
-Mode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
-Dynamic = Literal["auto", "on", "off"]
-Scope = Literal["per block", "whole model"]
+from typing import Any
 
 BACKENDS: tuple[str, ...] = ("inductor", "cudagraphs")
 MODES: tuple[str, ...] = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -24,14 +19,14 @@ class CompileConfig:
     mode: inductor's mode; ignored (with a note) by other backends.
     dynamic: "auto" compiles the sizes of each block's inputs dynamic from the first compile, except those
         the code fixes (channels, heads), the batch as one size that batch 1 does not specialise (for the
-        families whose adapter names their broadcast inputs, `Adapter.broadcast_inputs`); a whole-model graph
+        families whose adapter names their broadcast inputs, `CompileFacts.broadcast_inputs`); a whole-model graph
         compiles static first (a dynamic one is much slower to compile) and general in every size at its
         first recompile, batch 1 included where the adapter names the whole model's broadcast inputs
-        (`Adapter.whole_broadcast_inputs`); "on" is torch's dynamic=True (every size dynamic, size 1
+        (`CompileFacts.whole_broadcast_inputs`); "on" is torch's dynamic=True (every size dynamic, size 1
         specialised, so going from batch 1 to a larger batch recompiles once); "off" specialises every shape (one
         compile per shape).
     fullgraph: refuse graph breaks (a break becomes an error that names the block).
-    scope: "per block" compiles each block of the family's block lists (`Adapter.block_lists_to_compile`: its
+    scope: "per block" compiles each block of the family's block lists (`CompileFacts.block_lists_to_compile`: its
         stages, or Lumina2's refiners and layers), sharing compiled code between blocks of one class; "whole
         model" compiles the diffusion model's forward as one region.
     persist: save compiled artifacts to the `afterburner_compile` model folder and load them on the next start.
@@ -68,7 +63,3 @@ class CompileConfig:
         mode = self.mode if self.backend == "inductor" else "-"
         return (f"{self.backend}/{mode}/dynamic={self.dynamic}/fullgraph={int(self.fullgraph)}/"
                 f"{'whole' if self.whole_model else 'block'}")
-
-    def params(self) -> dict[str, Any]:
-        return {"backend": self.backend, "mode": self.mode, "dynamic": self.dynamic, "fullgraph": self.fullgraph,
-                "scope": self.scope, "persist": self.persist}

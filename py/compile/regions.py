@@ -26,10 +26,10 @@ class BlockRegion:
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """adapter: the family's adapter (`py/arch`). It says where a whole-model compile enters (the family's
-    DIFFUSION_MODEL wrapper chain or APPLY_MODEL, and the method inside that chain), which inputs keep batch 1
-    or get plain strides, and which methods a whole-model compile leaves uncompiled. model_label: the diffusion
-    model's class name. scope: what is compiled. blocks: the family's blocks (also used by a whole-model compile
-    while another node replaces blocks). notes: what the user is told about the plan."""
+    DIFFUSION_MODEL wrapper chain or APPLY_MODEL, and in `adapter.compile` the method inside that chain), which
+    inputs keep batch 1 or get plain strides, and which methods a whole-model compile leaves uncompiled.
+    model_label: the diffusion model's class name. scope: what is compiled. blocks: the family's blocks (also
+    used by a whole-model compile while another node replaces blocks). notes: what the user is told about the plan."""
 
     adapter: Adapter
     model_label: str
@@ -52,7 +52,7 @@ def plan_for(diffusion_model: torch.nn.Module, config: CompileConfig) -> Plan:
     adapter = adapter_for(diffusion_model)
     label = type(diffusion_model).__name__
     blocks = []
-    for attribute in adapter.block_lists_to_compile():
+    for attribute in adapter.compile.block_lists_to_compile(adapter.stages):
         for index, module in enumerate(getattr(diffusion_model, attribute, None) or ()):
             blocks.append(BlockRegion(f"{attribute}.{index}", f"{attribute}[{index}] {type(module).__name__}"))
     notes: list[str] = []

@@ -24,7 +24,7 @@ import folder_paths  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from comfy.ldm.modules.attention import attention_pytorch  # noqa: E402
-from test_cache_correctness import options_snapshot  # noqa: E402
+from helpers import options_snapshot  # noqa: E402
 
 from afterburner.py.compile import persist  # noqa: E402
 from afterburner.py.compile.artifacts import FOLDER_NAME  # noqa: E402
@@ -37,9 +37,9 @@ TOL = {"rtol": 1e-3, "atol": 1e-3}
 STEPS = 3
 # Compiles per block class in a family's first call. Wan's first block gets a non-contiguous input (patch
 # embedding, transposed), the others a contiguous one: a stride guard. The first call compiles both layouts,
-# after which the compiled blocks pass that input contiguous (runtime.Layouts): one entry per change again.
+# after which the compiled blocks pass that input contiguous (layouts.Layouts): one entry per change again.
 # Lumina2's context refiner has no modulation (`adaln_input` None), its other blocks do: two entries. Its rope
-# table, sliced for the refiners, is always passed contiguous (`Adapter.contiguous_inputs`), or the first call
+# table, sliced for the refiners, is always passed contiguous (`CompileFacts.contiguous_inputs`), or the first call
 # would compile a third.
 FIRST_CALL_COMPILES = {"flux": 1, "wan21": 2, "lumina2": 2}
 
@@ -240,14 +240,15 @@ def test_an_unpredicted_output_layout_runs_the_block_eager_and_says_so():
     """A block compiled for any batch (an unbacked batch) whose kernel returns a layout torch's shape inference
     did not predict: on CPU, a convolution (inductor makes it channels-last; the prediction is contiguous). No
     family's blocks have one; this is the net for one that would. The block runs eager, with the same result."""
-    from afterburner.py.arch import Adapter
+    from afterburner.py.arch import Adapter, CompileFacts
     from afterburner.py.compile.config import CompileConfig
     from afterburner.py.compile.regions import Plan
     from afterburner.py.compile.runtime import CompiledModel
 
     torch.manual_seed(0)
     block = torch.nn.Sequential(torch.nn.Conv2d(4, 16, 3, padding=1), torch.nn.SiLU())
-    plan = Plan(Adapter("test", (), model_wrapper="apply_model", broadcast_inputs=()), "Net", "block", ())
+    adapter = Adapter("test", (), model_wrapper="apply_model", compile=CompileFacts(broadcast_inputs=()))
+    plan = Plan(adapter, "Net", "block", ())
     runtime = CompiledModel(CompileConfig(persist=False), plan, None, None)
     region = runtime.region_for(block, "convs[0] Sequential")
     events = Events()

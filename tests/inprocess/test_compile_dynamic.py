@@ -36,9 +36,9 @@ Z_IMAGE = ("ZImage", {**tiny_models.family_spec("lumina2").unet_config, "z_image
 @pytest.mark.parametrize(("family", "variant"), [("flux", None), ("wan21", None), ("lumina2", None),
                                                  ("lumina2", Z_IMAGE)], ids=["flux", "wan21", "lumina2", "z_image"])
 def test_first_block_compile_is_general_in_batch_and_size(family, variant):
-    """Wan's rope table stays batch 1 at every batch (`Adapter.broadcast_inputs`); Flux's position table does
+    """Wan's rope table stays batch 1 at every batch (`CompileFacts.broadcast_inputs`); Flux's position table does
     not. Lumina2's and Z-Image's blocks (refiners and layers) are compiled though block replacement does not
-    reach them (`Adapter.compiled_block_lists`). Every output matches eager."""
+    reach them (`CompileFacts.compiled_block_lists`). Every output matches eager."""
     torch._dynamo.reset()  # a clean slate: earlier tests may already have made sizes dynamic
     model = compiled(build(family, variant=variant))
     events = Events()
@@ -71,7 +71,7 @@ def test_whole_model_compile_does_not_recompile_for_another_step_count():
 def test_whole_model_compile_of_a_dit_recompiles_once_then_never_for_any_size_or_batch():
     """A DiT's whole-model compile starts behind its position ids (torch.linspace over the latent's size) and
     static; its first recompile, at a new resolution, is general in every size, the batch included
-    (`Adapter.whole_broadcast_inputs`), so no later resolution, prompt length or batch recompiles. The compiled
+    (`CompileFacts.whole_broadcast_inputs`), so no later resolution, prompt length or batch recompiles. The compiled
     method is the model's only while a call runs."""
     torch._dynamo.reset()
     model = compiled(build("flux"), scope="whole model")
@@ -92,7 +92,7 @@ def test_whole_model_compile_of_a_dit_recompiles_once_then_never_for_any_size_or
 def test_whole_model_compile_of_hunyuan_video_compiles_for_a_new_batch():
     """With torch's own batch, inductor 2.13 failed to lower HunyuanVideo's padded patch-embedding convolution at
     the whole model's first recompile (ValueRangeError), and the model ran uncompiled from then on. Its batch is
-    one unbacked size (`Adapter.whole_broadcast_inputs`), which lowers."""
+    one unbacked size (`CompileFacts.whole_broadcast_inputs`), which lowers."""
     torch._dynamo.reset()
     model = compiled(build("hunyuan_video"), scope="whole model")
     eager = build("hunyuan_video")
@@ -108,7 +108,7 @@ def test_whole_model_compile_of_qwen_image_gets_the_position_ids_right_at_every_
     """Qwen-Image makes its position ids inside the compiled `_forward`, with torch.linspace over the latent's
     size. In a graph, linspace's step is a float that torch fixes by a guard, and from the second recompile on
     torch's AOT cache hands back the first recompile's code, old step and all (pytorch/pytorch#197889): the
-    output would be silently wrong. The adapter runs `process_img` uncompiled (`Adapter.uncompiled_methods`)."""
+    output would be silently wrong. The adapter runs `process_img` uncompiled (`CompileFacts.uncompiled_methods`)."""
     torch._dynamo.reset()
     model = compiled(build("qwen_image"), scope="whole model")
     eager = build("qwen_image")
@@ -123,7 +123,7 @@ def test_block_inputs_are_found_by_name_and_inside_modulations():
     table by keyword) and the tensors inside Chroma's modulation dataclasses."""
     from comfy.ldm.flux.layers import ModulationOut
 
-    from afterburner.py.compile.runtime import named_inputs, tensors_in
+    from afterburner.py.compile.shapes import named_inputs, tensors_in
 
     def forward(x, e, freqs=None, transformer_options={}, **kwargs):  # noqa: B006 - ComfyUI's signature style
         pass

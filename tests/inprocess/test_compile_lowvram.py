@@ -25,7 +25,7 @@ from test_compile_correctness import (
 )
 from test_compile_lora import with_weight_patch
 
-from afterburner.py.compile.runtime import patched_per_op
+from afterburner.py.comfy_glue import low_vram_patched
 from devpack import tiny_models
 
 DEEP = {"depth": 4, "depth_single_blocks": 8}  # several blocks per class: code compiled per block would show
@@ -58,7 +58,7 @@ def low_vram(model, share: float = 0.6):
 def per_op_blocks(model) -> dict[str, int]:
     dm = model.get_model_object("diffusion_model")
     stages = ("double_blocks", "single_blocks")
-    return {stage: sum(patched_per_op(block) for block in getattr(dm, stage)) for stage in stages}
+    return {stage: sum(low_vram_patched(block) for block in getattr(dm, stage)) for stage in stages}
 
 
 def test_low_vram_per_op_lora_patches_run_uncompiled_and_never_multiply_compiled_code():
