@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 from comfy.patcher_extension import WrappersMP
-from test_cache_correctness import CFG, first_block, multi_block, sample, sample_recorded
+from helpers import CFG, first_block, multi_block, sample, sample_recorded
 
 from afterburner.py.arch import adapter_for
 from devpack import tiny_models

@@ -1,180 +1,26 @@
 """The step-caching engine on the real ComfyUI: bypass is exact on every family, the input model is never
-modified, and weight patches (LoRA) reach the cached model.
-
-This module also holds the helpers that the other `test_cache_*.py` modules import (sampling a tiny model,
-applying the five cache nodes, reading run records, spying on model calls).
-"""
+modified, and weight patches (LoRA) reach the cached model."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-import comfy.sample
 import pytest
 import torch
-from comfy.patcher_extension import WrappersMP
-
-from afterburner.py.arch import adapter_for
-from afterburner.py.nodes.cache_nodes import (
-    AfterburnerAutoCache,
-    AfterburnerBlockCache,
-    AfterburnerFirstBlockCache,
-    AfterburnerPeriodicCache,
+from helpers import (
+    CFG,
+    DISABLED,
+    STEPS,
+    auto,
+    first_block,
+    multi_block,
+    options_snapshot,
+    periodic,
+    sample,
+    sample_recorded,
+    with_one_weight_patch,
 )
-from afterburner.py.telemetry import get_bus
+
 from devpack import tiny_models
-from devpack.tiny_models import FAMILIES, VIDEO_FAMILIES
-
-STEPS = 8  # at least the engine's min_steps (5): the cache is live in every run below
-CFG = 3.0
-
-# ------------------------------------------------------------------------------------------------------------
-# helpers shared by the test_cache_* modules
-# ------------------------------------------------------------------------------------------------------------
-
-
-def latent_for(family: str, batch: int = 1, width: int = 64, height: int = 64) -> torch.Tensor:
-    return tiny_models.empty_latent(family, batch, width, height, frames=5 if family in VIDEO_FAMILIES else 1)
-
-
-def sample(model, family: str, *, steps: int = STEPS, cfg: float = 1.0, sampler: str = "euler", seed: int = 1,
-           batch: int = 1, width: int = 64, height: int = 64, split: bool = False, noise: torch.Tensor | None = None,
-           latent: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
-    """One `comfy.sample.sample` run, under inference mode as ComfyUI's executor runs every prompt.
-
-    split: the negative gets 3 tokens against the positive's 8, which ComfyUI cannot pad into one batch,
-    so cond and uncond reach the model in separate calls."""
-    latent = latent_for(family, batch, width, height) if latent is None else latent
-    noise = comfy.sample.prepare_noise(latent, seed) if noise is None else noise
-    positive = tiny_models.conditioning(family, seed=1)
-    negative = tiny_models.conditioning(family, seed=2, tokens=3 if split else 8)
-    with torch.inference_mode():
-        return comfy.sample.sample(model, noise, steps, cfg, sampler, "simple", positive, negative, latent,
-                                   seed=seed, disable_pbar=True, **kwargs)
-
-
-def periodic(model, interval: int = 2, start_step: int = 2, mode: str = "default"):
-    return AfterburnerPeriodicCache.execute(model, cache_interval=interval, start_step=start_step, cache_mode=mode,
-                                            offload_to_cpu=False).result[0]
-
-
-def auto(model, speed_factor: float, mode: str = "default"):
-    return AfterburnerAutoCache.execute(model, speed_factor=speed_factor, cache_mode=mode,
-                                        offload_to_cpu=False).result[0]
-
-
-def first_block(model, threshold: float, mode: str = "default"):
-    return AfterburnerFirstBlockCache.execute(model, residual_diff_threshold=threshold, start=0.0, end=1.0,
-                                              max_consecutive_cache_hits=-1, cache_mode=mode,
-                                              offload_to_cpu=False).result[0]
-
-
-def multi_block(model, threshold: float = 0.0, first_blocks: int = 1, last_blocks: int = 0, skip_double: str = "",
-                skip_single: str = "", mode: str = "default"):
-    return AfterburnerBlockCache.execute(model, first_blocks=first_blocks, last_blocks=last_blocks,
-                                         residual_diff_threshold=threshold, start=0.0, end=1.0,
-                                         max_consecutive_cache_hits=-1, skip_double_blocks=skip_double,
-                                         skip_single_blocks=skip_single, cache_mode=mode,
-                                         offload_to_cpu=False).result[0]
-
-
-# Each node at the setting that must be stock ComfyUI bit for bit.
-DISABLED: dict[str, Callable] = {
-    "periodic_interval_1": lambda m: periodic(m, interval=1),
-    "auto_speed_1": lambda m: auto(m, 1.0),
-    "first_block_threshold_0": lambda m: first_block(m, 0.0),
-    "multi_block_threshold_0": lambda m: multi_block(m, 0.0),
-}
-
-
-def run_ids() -> set[str]:
-    bus = get_bus()
-    bus.flush()
-    return {record["run_id"] for record in bus.history.recent(50)}
-
-
-def records_since(before: set[str]) -> list[dict]:
-    """Run records started since `before` was taken, oldest first."""
-    bus = get_bus()
-    bus.flush()
-    return [record for record in reversed(bus.history.recent(50)) if record["run_id"] not in before]
-
-
-def sample_recorded(model, family: str, **kwargs: Any) -> tuple[torch.Tensor, dict]:
-    """Sample and return the output with the one run record the engine made for it."""
-    before = run_ids()
-    out = sample(model, family, **kwargs)
-    records = records_since(before)
-    assert len(records) == 1, f"expected one cache run record, got {len(records)}"
-    return out, records[0]
-
-
-def actions_by_step(record: dict) -> dict[int, set[str]]:
-    """Step index -> the set of actions its step events carry (one set member: all-or-none held)."""
-    actions: dict[int, set[str]] = {}
-    for event in record["steps"]:
-        actions.setdefault(event["step"], set()).add(event["action"])
-    return actions
-
-
-def model_wrapper_kind(model) -> str:
-    """The wrapper type the engine puts its model-call hook on for this model's family."""
-    adapter = adapter_for(model.get_model_object("diffusion_model"))
-    return WrappersMP.DIFFUSION_MODEL if adapter.model_wrapper == "diffusion_model" else WrappersMP.APPLY_MODEL
-
-
-@dataclass
-class Call:
-    uuids: list
-    branches: list[int]
-    sigma: float
-    out: torch.Tensor
-
-
-class Spy:
-    """A model-call wrapper that records, per call, the cond uuids, branches, sigma and the output it saw.
-
-    Registered before a cache node it runs outside the engine's wrapper (sees what the engine returns);
-    registered after it runs inside (sees only the calls where the model really ran).
-    """
-
-    def __init__(self) -> None:
-        self.calls: list[Call] = []
-
-    def __call__(self, executor, *args: Any, **kwargs: Any) -> Any:
-        out = executor(*args, **kwargs)
-        options = kwargs.get("transformer_options")
-        if not isinstance(options, dict):
-            options = next(a for a in reversed(args) if isinstance(a, dict) and "uuids" in a)
-        self.calls.append(Call(list(options["uuids"]), list(options["cond_or_uncond"]),
-                               float(options["sigmas"].reshape(-1)[0]), out.detach().clone()))
-        return out
-
-    def attach(self, model, key: str):
-        spied = model.clone()
-        spied.add_wrapper_with_key(model_wrapper_kind(model), key, self)
-        return spied
-
-
-def options_snapshot(model) -> Any:
-    """Everything a node could change on a ModelPatcher, as nested plain data with object identities."""
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {key: walk(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [walk(item) for item in value]
-        if isinstance(value, (str, int, float, bool, type(None))):
-            return value
-        return ("id", id(value))
-
-    return walk({"model_options": model.model_options, "wrappers": model.wrappers, "callbacks": model.callbacks,
-                 "patches": model.patches, "object_patches": model.object_patches,
-                 "patches_uuid": str(model.patches_uuid), "attachments": model.attachments,
-                 "injections": model.injections})
-
+from devpack.tiny_models import FAMILIES
 
 # ------------------------------------------------------------------------------------------------------------
 # 1. bypass is exact
@@ -231,23 +77,11 @@ def test_applying_nodes_leaves_the_input_model_untouched(family):
 # ------------------------------------------------------------------------------------------------------------
 
 
-def with_weight_patch(model, seed: int = 0):
-    """A clone carrying a LoRA-style 'diff' patch (ComfyUI 0.3.75: `{key: (delta,)}`) on one weight matrix."""
-    patches = model.get_key_patches("diffusion_model.")
-    key = next(k for k in sorted(patches) if k.endswith(".weight") and patches[k][0][0].ndim == 2
-               and patches[k][0][0].numel() >= 1024)
-    weight = patches[key][0][0]
-    delta = torch.randn(weight.shape, generator=torch.Generator().manual_seed(seed)) * weight.std()
-    patched = model.clone()
-    assert patched.add_patches({key: (delta,)}, 1.0) == [key]
-    return patched
-
-
 @pytest.mark.parametrize("family", ["flux", "sd15", "wan21"])
 def test_weight_patch_before_the_node_reaches_the_cached_model(family):
     base = tiny_models.build_model(family, seed=0)
     base_out = sample(base, family, cfg=CFG)
-    lora = with_weight_patch(base)
+    lora = with_one_weight_patch(base)
     lora_out = sample(lora, family, cfg=CFG)
     assert not torch.allclose(lora_out, base_out, atol=1e-4), "the weight patch must change the output"
     for name, apply in DISABLED.items():

@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from test_cache_correctness import (
+from helpers import (
     CFG,
     actions_by_step,
     auto,

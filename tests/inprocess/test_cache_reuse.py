@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_cache_correctness import CFG, Call, Spy, actions_by_step, periodic, sample_recorded
+from helpers import CFG, Call, Spy, actions_by_step, periodic, sample_recorded
 
 from devpack import tiny_models
 from devpack.tiny_models import FAMILIES

@@ -9,7 +9,7 @@ import pytest
 import torch
 from comfy.patcher_extension import WrappersMP
 from comfy_extras.nodes_easycache import EasyCacheNode
-from test_cache_correctness import (
+from helpers import (
     CFG,
     STEPS,
     actions_by_step,

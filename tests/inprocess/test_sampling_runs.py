@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 from comfy.patcher_extension import WrappersMP
-from test_cache_correctness import CFG, auto, periodic, records_since, run_ids, sample, sample_recorded
+from helpers import CFG, auto, multi_block, periodic, records_since, run_ids, sample, sample_recorded
 from test_compile_correctness import build, compile_isolation, compiled  # noqa: F401 - its autouse fixture
 
 from afterburner.py.cache import hooks
@@ -67,8 +67,6 @@ def test_a_second_cache_node_replaces_the_first():
 
 
 def test_a_block_cache_after_another_leaves_none_of_the_first_blocks_replaced():
-    from test_cache_correctness import multi_block
-
     base = tiny_models.build_model("flux", seed=0)
     second = multi_block(multi_block(base, 0.5, first_blocks=1, skip_single="1"), 0.5, first_blocks=2)
     alone = multi_block(base, 0.5, first_blocks=2)
