@@ -24,10 +24,11 @@ from pathlib import Path
 
 import comfy.latent_formats
 import comfy.model_patcher
-import comfy.supported_models
 import safetensors.torch
 import torch
 import torch.nn.functional as F
+
+from devpack.tiny_models import config_from
 
 WEIGHTS = Path(__file__).resolve().parent / "models" / "tiny_flux.safetensors"
 
@@ -105,9 +106,7 @@ def empty_latent(batch: int = 1) -> torch.Tensor:
 
 def build_model() -> comfy.model_patcher.ModelPatcher:
     """The untrained (uninitialised) model, float32 on CPU, in a ModelPatcher."""
-    config = comfy.supported_models.Flux(dict(CONFIG))
-    config.unet_config.update(CONFIG)
-    config.set_inference_dtype(torch.float32, None)
+    config = config_from("Flux", CONFIG)  # with what newer ComfyUI's Flux requires besides
     device = torch.device("cpu")
     model = config.get_model({}, device=device)
     model.eval()

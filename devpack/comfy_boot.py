@@ -8,6 +8,7 @@ otherwise, force CPU before `comfy.model_management` picks a device at import ti
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import sys
 from pathlib import Path
@@ -17,6 +18,15 @@ REPO = Path(__file__).resolve().parent.parent
 
 def default_comfyui_dir() -> Path:
     return Path(os.environ.get("COMFYUI_DIR") or REPO / ".comfyui").resolve()
+
+
+def comfyui_version(comfy_dir: Path | None = None) -> str:
+    """The version a ComfyUI tree says it is (`comfyui_version.py`), read without importing ComfyUI."""
+    path = Path(comfy_dir or default_comfyui_dir()) / "comfyui_version.py"
+    match = re.search(r"__version__\s*=\s*[\"']([^\"']+)[\"']", path.read_text())
+    if not match:
+        raise RuntimeError(f"{path} names no __version__")
+    return match.group(1)
 
 
 def stub_missing_pyav() -> None:

@@ -13,6 +13,9 @@ ComfyUI itself when it loads the dev pack).
 from __future__ import annotations
 
 import copy
+import dataclasses
+import importlib
+import inspect
 import math
 from dataclasses import dataclass, field
 
@@ -174,6 +177,15 @@ _SEED_SALT = {name: i * 1_000_003 for i, name in enumerate(FAMILIES)}
 
 _NORM_WEIGHT_NAMES = ("weight", "scale")
 
+# Parameters that networks gained after ComfyUI 0.3.75 without a default, by `image_model`: (network class, values
+# ComfyUI's own detection gives a checkpoint laid out like ours). Passed only where this ComfyUI's class takes them,
+# so the same table builds on 0.3.75 and on newer trees; a config that sets one itself keeps its value.
+_NEWER_REQUIRED = {
+    "flux": ("comfy.ldm.flux.model.Flux", {"txt_ids_dims": []}),
+    "chroma": ("comfy.ldm.chroma.model.Chroma", {"txt_ids_dims": [], "vec_in_dim": None}),
+    "hunyuan_video": ("comfy.ldm.hunyuan_video.model.HunyuanVideo", {"meanflow_sum": False}),
+}
+
 
 def family_spec(family: str) -> Family:
     """The table row of `family`; ValueError naming the valid families otherwise."""
@@ -189,9 +201,33 @@ def model_config(family: str):
     return config_from(spec.model_class, spec.unet_config)
 
 
+def network_accepts(network: type, name: str) -> bool:
+    """Whether `network(**unet_config)` takes a keyword `name`: in its signature or, where it forwards **kwargs to
+    a `<Network>Params` dataclass of its module (Flux, Chroma, HunyuanVideo), among that dataclass's fields."""
+    parameters = inspect.signature(network.__init__).parameters
+    if name in parameters:
+        return True
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return False
+    params = getattr(importlib.import_module(network.__module__), f"{network.__name__}Params", None)
+    return dataclasses.is_dataclass(params) and name in {f.name for f in dataclasses.fields(params)}
+
+
+def with_newer_required(unet_config: dict) -> dict:
+    """`unet_config` plus the parameters this ComfyUI's network requires that 0.3.75's did not have."""
+    network_path, values = _NEWER_REQUIRED.get(unet_config.get("image_model"), ("", {}))
+    if not values:
+        return unet_config
+    module_name, class_name = network_path.rsplit(".", 1)
+    network = getattr(importlib.import_module(module_name), class_name)
+    extra = {k: v for k, v in values.items() if k not in unet_config and network_accepts(network, k)}
+    return {**unet_config, **copy.deepcopy(extra)}
+
+
 def config_from(model_class: str, unet_config: dict, dtype: torch.dtype = torch.float32):
     """`comfy.supported_models.<model_class>(unet_config)` in `dtype`, with `unet_config` taking precedence."""
-    unet_config = copy.deepcopy(unet_config)  # the table stays untouched whatever the model does with it
+    # A copy: the table stays untouched whatever the model does with it.
+    unet_config = with_newer_required(copy.deepcopy(unet_config))
     config = getattr(sm, model_class)(unet_config)
     # BASE.__init__ merges the class's unet_extra_config (e.g. SD15's 8 heads) over ours: ours wins.
     config.unet_config.update(unet_config)

@@ -31,7 +31,9 @@ def comfyui_dir() -> Path:
 
 
 def venv_python() -> str:
-    candidate = REPO / ".venv" / "bin" / "python"
+    """The set-up's interpreter: `.venv`'s, or the one AFTERBURNER_VENV names (`make compat`'s throwaway venv)."""
+    venv = Path(os.environ["AFTERBURNER_VENV"]) if os.environ.get("AFTERBURNER_VENV") else REPO / ".venv"
+    candidate = venv / "bin" / "python"
     return str(candidate) if candidate.exists() else sys.executable
 
 

@@ -25,7 +25,7 @@ def timed(server: ComfyServer, prompt: dict) -> float:
 
 
 def main() -> None:
-    print("Starting ComfyUI 0.3.75 (CPU) with Afterburner...", flush=True)
+    print("Starting ComfyUI (CPU) with Afterburner...", flush=True)
     with ComfyServer() as server:
         health = server.get_json("/afterburner/health")
         print(f"Afterburner {health['version']} on ComfyUI {health['comfyui']}, torch {health['torch']}, "

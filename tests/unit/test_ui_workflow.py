@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from devtools.make_workflows import api_to_ui
+from devtools.make_workflows import api_to_ui, without_unlinked_outputs
 from devtools.ui_workflow import ui_to_api
 
 # Dict order differs from input_order on purpose: input_order is what the frontend follows.
@@ -233,3 +233,21 @@ def test_make_workflows_layout_converts_back_to_the_same_prompt():
     expected = {ids[key]: {name: [ids[v[0]], v[1]] if isinstance(v, list) else v for name, v in entry["inputs"].items()}
                 for key, entry in prompt.items()}
     assert {key: entry["inputs"] for key, entry in converted.items()} == expected
+
+
+def test_a_node_that_gained_an_unlinked_output_still_compares_equal_without_unlinked_outputs():
+    """A newer ComfyUI's SaveLatent returns its samples: the same workflow then has one more, unused, output."""
+    prompt = {
+        "latent": {"class_type": "Latent", "inputs": {"width": 64}},
+        "save": {"class_type": "Save", "inputs": {"samples": ["latent", 0], "prefix": "p"}},
+    }
+    newer = copy.deepcopy(OBJECT_INFO)
+    newer["Save"].update(output=["LATENT"], output_name=["samples"])
+    old_ui, new_ui = api_to_ui(prompt, OBJECT_INFO), api_to_ui(prompt, newer)
+    assert old_ui != new_ui
+    assert without_unlinked_outputs(old_ui) == old_ui  # every output of the old graph is linked
+    assert without_unlinked_outputs(new_ui) == old_ui
+    assert [n["outputs"] for n in new_ui["nodes"] if n["type"] == "Save"] != [[]]  # the input is not modified
+    changed = copy.deepcopy(prompt)
+    changed["latent"]["inputs"]["width"] = 96
+    assert without_unlinked_outputs(api_to_ui(changed, newer)) != old_ui
