@@ -39,7 +39,8 @@ class Enrollment:
     """What a capability's install leaves on the model so that each of its runs takes the capability in.
 
     label: how the run names it, e.g. "cache:adaptive" or "compile".
-    params: the node's inputs as given, read-only.
+    params: the request's settings as the user set them, read-only (a cache node's inputs, a compile config's
+        fields).
     node_id: the prompt's id of the node that installed it (the sidebar badges that node), if known.
     start: makes the capability's state for one run. A plain function (ComfyUI deep-copies model options;
         functions are copied by reference, so whatever they close over is not duplicated).

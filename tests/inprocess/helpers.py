@@ -9,22 +9,37 @@ from dataclasses import dataclass
 from typing import Any
 
 import comfy.sample
+import folder_paths
+import pytest
 import torch
+from comfy.ldm.modules.attention import attention_pytorch
 from comfy.patcher_extension import WrappersMP
 
 from afterburner.py.arch import adapter_for
+from afterburner.py.compile import persist
+from afterburner.py.compile.artifacts import FOLDER_NAME
 from afterburner.py.nodes.cache_nodes import (
     AfterburnerAutoCache,
     AfterburnerBlockCache,
     AfterburnerFirstBlockCache,
     AfterburnerPeriodicCache,
 )
+from afterburner.py.nodes.compile_nodes import AfterburnerCompile
 from afterburner.py.telemetry import get_bus
 from devpack import tiny_models
 from devpack.tiny_models import VIDEO_FAMILIES
 
 STEPS = 8  # at least the engine's min_steps (5): the cache is live in every run below
 CFG = 3.0
+SHORT_STEPS = 3  # compiling on CPU is slow: compile tests sample few steps and few shapes
+TOL = {"rtol": 1e-3, "atol": 1e-3}  # compiled against eager
+# Compiles per block class in a family's first call. Wan's first block gets a non-contiguous input (patch
+# embedding, transposed), the others a contiguous one: a stride guard. The first call compiles both layouts,
+# after which the compiled blocks pass that input contiguous (layouts.Layouts): one entry per change again.
+# Lumina2's context refiner has no modulation (`adaln_input` None), its other blocks do: two entries. Its rope
+# table, sliced for the refiners, is always passed contiguous (`CompileFacts.contiguous_inputs`), or the first
+# call would compile a third.
+FIRST_CALL_COMPILES = {"flux": 1, "wan21": 2, "lumina2": 2}
 
 # ------------------------------------------------------------------------------------------------------------
 # cache: sampling, the five nodes, run records, spies
@@ -182,3 +197,121 @@ def with_one_weight_patch(model, seed: int = 0):
     patched = model.clone()
     assert patched.add_patches({key: (delta,)}, 1.0) == [key]
     return patched
+
+
+# ------------------------------------------------------------------------------------------------------------
+# compile: artifacts kept apart, the SDPA override, the compile node, compile events
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compile_isolation(tmp_path_factory):
+    """Compiled artifacts go to a temporary folder, not the real models folder. A module that compiles
+    imports this fixture so that it runs for it."""
+    saved = folder_paths.folder_names_and_paths.get(FOLDER_NAME)
+    folder_paths.folder_names_and_paths[FOLDER_NAME] = ([str(tmp_path_factory.mktemp("compile_artifacts"))], set())
+    persist.forget_loaded()
+    yield
+    if saved is None:
+        folder_paths.folder_names_and_paths.pop(FOLDER_NAME, None)
+    else:
+        folder_paths.folder_names_and_paths[FOLDER_NAME] = saved
+
+
+def sdpa_override(func, *args: Any, **kwargs: Any) -> torch.Tensor:
+    return attention_pytorch(*args, **kwargs)
+
+
+def build(family: str, seed: int = 0, variant: tuple[str, dict[str, Any]] | None = None):
+    """The tiny model with ComfyUI's PyTorch attention (the override travels with every clone), built under
+    inference mode as ComfyUI's executor loads models (its weights are inference tensors, as a LoRA's are).
+    variant: another (`comfy.supported_models` class, unet config) of the family's diffusion-model class."""
+    with torch.inference_mode():
+        model = (tiny_models.build_model(family, seed=seed) if variant is None
+                 else tiny_models.build_from_config(*variant, seed=seed))
+    model.model_options["transformer_options"]["optimized_attention_override"] = sdpa_override
+    return model
+
+
+def compiled(model, *, backend: str = "inductor", mode: str = "default", dynamic: str = "auto",
+             fullgraph: bool = False, scope: str = "per block", save: bool = True):
+    return AfterburnerCompile.execute(model, backend=backend, mode=mode, dynamic=dynamic, fullgraph=fullgraph,
+                                      scope=scope, save_compiled=save).result[0]
+
+
+def sample_short(model, family: str, *, steps: int = SHORT_STEPS, cfg: float = 1.0, seed: int = 1, batch: int = 1,
+           size: int = 64, tokens: int = 8, **kwargs: Any) -> torch.Tensor:
+    latent = tiny_models.empty_latent(family, batch, size, size, frames=5 if family in VIDEO_FAMILIES else 1)
+    noise = comfy.sample.prepare_noise(latent, seed)
+    positive = tiny_models.conditioning(family, seed=1, tokens=tokens)
+    negative = tiny_models.conditioning(family, seed=2, tokens=tokens)
+    with torch.inference_mode():
+        return comfy.sample.sample(model, noise, steps, cfg, "euler", "simple", positive, negative, latent,
+                                   seed=seed, disable_pbar=True, **kwargs)
+
+
+class Events:
+    """Compile events and notices emitted since construction (from the process-wide bus's bounded history)."""
+
+    def __init__(self) -> None:
+        bus = get_bus()
+        bus.flush()
+        self._last_compile = bus.history.compiles[-1] if bus.history.compiles else None
+        self._last_notice = bus.history.notices[-1] if bus.history.notices else None
+
+    @staticmethod
+    def _after(items, last) -> list[dict]:
+        items = list(items)
+        for index in range(len(items) - 1, -1, -1):  # payloads are distinct dicts: find ours by identity
+            if items[index] is last:
+                return items[index + 1:]
+        return items
+
+    @property
+    def compiles(self) -> list[dict]:
+        bus = get_bus()
+        bus.flush()
+        return self._after(bus.history.compiles, self._last_compile)
+
+    @property
+    def notices(self) -> list[dict]:
+        bus = get_bus()
+        bus.flush()
+        return self._after(bus.history.notices, self._last_notice)
+
+
+def module_snapshot(model) -> dict[str, Any]:
+    """The diffusion model's submodule objects and parameter objects, by name."""
+    dm = model.get_model_object("diffusion_model")
+    return {"modules": {name: id(m) for name, m in dm.named_modules()},
+            "params": {name: (id(p), p.requires_grad) for name, p in dm.named_parameters()}}
+
+
+def with_block_weight_patches(model, seed: int = 0):
+    """A clone carrying a LoRA-style 'diff' patch (ComfyUI 0.3.75: `{key: (delta,)}`) on every block's
+    attention projection (a real LoRA patches every block)."""
+    patches = model.get_key_patches("diffusion_model.")
+    keys = [k for k in sorted(patches) if k.endswith(("img_attn.proj.weight", "linear2.weight", "self_attn.o.weight"))]
+    assert keys
+    gen = torch.Generator().manual_seed(seed)
+    patched = model.clone()
+    with torch.inference_mode():  # as a LoRA loader node runs
+        for key in keys:
+            weight = patches[key][0][0]
+            delta = torch.randn(weight.shape, generator=gen) * weight.std()
+            assert patched.add_patches({key: (delta,)}, 1.0) == [key]
+    return patched
+
+
+def first_block_at_one(model):
+    """First Block Cache at threshold 1: every step the guard rails allow is reused."""
+    return first_block(model, 1.0)
+
+
+def sample_decisions(model, family: str, cfg: float) -> tuple[torch.Tensor, list[tuple[int, str, str]]]:
+    """Output and the run's decisions, (step, branch, action) per step event, of one short cached run."""
+    before = run_ids()
+    out = sample_short(model, family, steps=STEPS, cfg=cfg)
+    runs = records_since(before)
+    assert len(runs) == 1 and runs[0]["status"] == "ok"
+    return out, [(s["step"], s["branch"], s["action"]) for s in runs[0]["steps"]]

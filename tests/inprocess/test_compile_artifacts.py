@@ -11,13 +11,13 @@ from pathlib import Path
 import folder_paths
 import pytest
 import torch
-from test_compile_correctness import (
+from helpers import (
     TOL,
     Events,
     build,
     compile_isolation,  # noqa: F401 - its autouse fixture
     compiled,
-    sample,
+    sample_short,
 )
 from torch._inductor.runtime.cache_dir_utils import temporary_cache_dir
 
@@ -43,7 +43,7 @@ def compile_fresh(family: str = "flux"):
     torch._dynamo.reset()
     persist.forget_loaded()
     model = build(family)
-    return sample(compiled(model), family), sample(model, family)
+    return sample_short(compiled(model), family), sample_short(model, family)
 
 
 def artifact_files(folder: Path) -> list[Path]:
@@ -84,7 +84,7 @@ def test_every_save_of_a_process_is_loaded_on_a_fresh_start(folder, tmp_path):
     model = compiled(build("flux"), dynamic="off")
     shapes = [(64, 1), (96, 1), (80, 2)]  # static: three compiles of each block class, three saves
     for size, batch in shapes:
-        sample(model, "flux", size=size, batch=batch, steps=2)
+        sample_short(model, "flux", size=size, batch=batch, steps=2)
     with temporary_cache_dir(str(tmp_path / "fresh_inductor_cache")):
         from torch._dynamo.utils import clear_compilation_metrics, get_compilation_metrics
 
@@ -93,7 +93,7 @@ def test_every_save_of_a_process_is_loaded_on_a_fresh_start(folder, tmp_path):
         clear_compilation_metrics()
         restarted = compiled(build("flux"), dynamic="off")
         for size, batch in shapes:
-            sample(restarted, "flux", size=size, batch=batch, steps=2)
+            sample_short(restarted, "flux", size=size, batch=batch, steps=2)
         metrics = [m for m in get_compilation_metrics() if m.co_name == "forward"]
     assert len(metrics) >= len(shapes), "every shape compiles again after a restart (dynamo traces)"
     misses = [m.compile_id for m in metrics if m.inductor_fx_local_cache_miss_count]
@@ -163,5 +163,5 @@ def test_file_for_another_key_or_unreadable_payload_is_rejected(folder):
 def test_no_save_when_persistence_is_off(folder):
     torch._dynamo.reset()
     model = build("flux")
-    sample(compiled(model, save=False), "flux")
+    sample_short(compiled(model, save=False), "flux")
     assert artifact_files(folder) == []

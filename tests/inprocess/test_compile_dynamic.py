@@ -10,14 +10,14 @@ import collections
 
 import pytest
 import torch
-from test_compile_correctness import (
+from helpers import (
     FIRST_CALL_COMPILES,
     TOL,
     Events,
     build,
     compile_isolation,  # noqa: F401 - its autouse fixture
     compiled,
-    sample,
+    sample_short,
 )
 
 from devpack import tiny_models
@@ -42,7 +42,7 @@ def test_first_block_compile_is_general_in_batch_and_size(family, variant):
     torch._dynamo.reset()  # a clean slate: earlier tests may already have made sizes dynamic
     model = compiled(build(family, variant=variant))
     events = Events()
-    sample(model, family, steps=2, size=64, batch=1, tokens=8)
+    sample_short(model, family, steps=2, size=64, batch=1, tokens=8)
     assert all(n <= FIRST_CALL_COMPILES[family] for n in _per_class(events).values()), events.compiles
 
     eager = build(family, variant=variant)
@@ -52,7 +52,8 @@ def test_first_block_compile_is_general_in_batch_and_size(family, variant):
             for batch in (2, 1, 3):
                 run = dict(steps=2 + batch % 2, seed=size + batch, size=size, batch=batch,
                            tokens=8 if size != 96 else 16)
-                torch.testing.assert_close(sample(model, family, **run), sample(eager, family, **run), **TOL)
+                torch.testing.assert_close(sample_short(model, family, **run), sample_short(eager, family, **run),
+                                           **TOL)
     assert events.compiles == []
 
 
@@ -60,11 +61,11 @@ def test_whole_model_compile_does_not_recompile_for_another_step_count():
     """The schedule (`sample_sigmas`, one entry per step) reaches a whole-model compile: its length is not a
     guard, nor are sigma values."""
     model = compiled(build("sdxl"), scope="whole model")
-    sample(model, "sdxl", steps=3, cfg=4.0)
+    sample_short(model, "sdxl", steps=3, cfg=4.0)
     events = Events()
     with torch.compiler.set_stance("fail_on_recompile"):
         for steps in (2, 5, 9):
-            sample(model, "sdxl", steps=steps, cfg=4.0, seed=steps)
+            sample_short(model, "sdxl", steps=steps, cfg=4.0, seed=steps)
     assert events.compiles == []
 
 
@@ -76,16 +77,16 @@ def test_whole_model_compile_of_a_dit_recompiles_once_then_never_for_any_size_or
     torch._dynamo.reset()
     model = compiled(build("flux"), scope="whole model")
     eager = build("flux")
-    sample(model, "flux", size=64)
+    sample_short(model, "flux", size=64)
     events = Events()
-    torch.testing.assert_close(sample(model, "flux", size=80), sample(eager, "flux", size=80), **TOL)
+    torch.testing.assert_close(sample_short(model, "flux", size=80), sample_short(eager, "flux", size=80), **TOL)
     assert len(events.compiles) <= 1 and all(e["target"] == "diffusion_model Flux" for e in events.compiles)
     assert "forward_orig" not in vars(model.get_model_object("diffusion_model"))
     events = Events()
     with torch.compiler.set_stance("fail_on_recompile"):
         for size, tokens, batch in ((96, 12, 2), (112, 8, 1), (48, 16, 3)):
             run = dict(seed=size, size=size, tokens=tokens, batch=batch)
-            torch.testing.assert_close(sample(model, "flux", **run), sample(eager, "flux", **run), **TOL)
+            torch.testing.assert_close(sample_short(model, "flux", **run), sample_short(eager, "flux", **run), **TOL)
     assert events.compiles == []
 
 
@@ -96,10 +97,11 @@ def test_whole_model_compile_of_hunyuan_video_compiles_for_a_new_batch():
     torch._dynamo.reset()
     model = compiled(build("hunyuan_video"), scope="whole model")
     eager = build("hunyuan_video")
-    sample(model, "hunyuan_video", steps=1)
+    sample_short(model, "hunyuan_video", steps=1)
     events = Events()
     run = dict(steps=1, seed=2, batch=2)
-    torch.testing.assert_close(sample(model, "hunyuan_video", **run), sample(eager, "hunyuan_video", **run), **TOL)
+    torch.testing.assert_close(sample_short(model, "hunyuan_video", **run), sample_short(eager, "hunyuan_video", **run),
+                               **TOL)
     assert len(events.compiles) == 1 and "compile failed" not in events.compiles[0]["reason"], events.compiles
     assert not [n for n in events.notices if "compile failed" in n["message"]], events.notices
 
@@ -114,7 +116,8 @@ def test_whole_model_compile_of_qwen_image_gets_the_position_ids_right_at_every_
     eager = build("qwen_image")
     for size in (64, 80, 96, 80):
         run = dict(steps=2, seed=size, size=size)
-        torch.testing.assert_close(sample(model, "qwen_image", **run), sample(eager, "qwen_image", **run), **TOL)
+        torch.testing.assert_close(sample_short(model, "qwen_image", **run), sample_short(eager, "qwen_image", **run),
+                                   **TOL)
     assert "process_img" not in vars(model.get_model_object("diffusion_model"))
 
 

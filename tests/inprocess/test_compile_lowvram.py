@@ -15,15 +15,15 @@ import collections
 
 import torch
 from comfy.patcher_extension import WrappersMP
-from test_compile_correctness import (
+from helpers import (
     TOL,
     Events,
     compile_isolation,  # noqa: F401 - its autouse fixture
     compiled,
-    sample,
+    sample_short,
     sdpa_override,
+    with_block_weight_patches,
 )
-from test_compile_lora import with_weight_patch
 
 from afterburner.py.comfy_glue import low_vram_patched
 from devpack import tiny_models
@@ -63,22 +63,22 @@ def per_op_blocks(model) -> dict[str, int]:
 
 def test_low_vram_per_op_lora_patches_run_uncompiled_and_never_multiply_compiled_code():
     base = deep_flux()
-    lora = with_weight_patch(base)
-    eager = sample(low_vram(lora), "flux")
+    lora = with_block_weight_patches(base)
+    eager = sample_short(low_vram(lora), "flux")
     per_op = per_op_blocks(lora)  # (as the run left them)
     assert 0 < sum(per_op.values()) < sum(DEEP.values()), per_op
-    torch.testing.assert_close(eager, sample(lora, "flux"), **TOL)  # per-op patching is the same LoRA
+    torch.testing.assert_close(eager, sample_short(lora, "flux"), **TOL)  # per-op patching is the same LoRA
 
     torch._dynamo.reset()  # count from scratch (inductor's cache keeps this cheap)
     fast = low_vram(compiled(lora))
     events = Events()
-    out = sample(fast, "flux")
+    out = sample_short(fast, "flux")
     torch.testing.assert_close(out, eager, **TOL)
     assert compiles_per_class(events) == {"SingleStreamBlock": 1}, events.compiles  # the double blocks: per op
     assert any("low-VRAM" in n["message"] and f"{sum(per_op.values())} of {sum(DEEP.values())} blocks" in n["message"]
                for n in events.notices), events.notices
 
     events = Events()  # fully loaded again: every block compiled, and not each on its own
-    torch.testing.assert_close(sample(compiled(lora), "flux"), sample(lora, "flux"), **TOL)
+    torch.testing.assert_close(sample_short(compiled(lora), "flux"), sample_short(lora, "flux"), **TOL)
     # (a layer ComfyUI has once offloaded keeps `comfy_cast_weights` as an instance attribute: a second layout)
     assert all(n <= 2 for n in compiles_per_class(events).values()), events.compiles

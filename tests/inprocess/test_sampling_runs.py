@@ -5,8 +5,19 @@ from __future__ import annotations
 
 import torch
 from comfy.patcher_extension import WrappersMP
-from helpers import CFG, auto, multi_block, periodic, records_since, run_ids, sample, sample_recorded
-from test_compile_correctness import build, compile_isolation, compiled  # noqa: F401 - its autouse fixture
+from helpers import (  # noqa: F401 - its autouse fixture
+    CFG,
+    auto,
+    build,
+    compile_isolation,
+    compiled,
+    multi_block,
+    periodic,
+    records_since,
+    run_ids,
+    sample,
+    sample_recorded,
+)
 
 from afterburner.py.cache import hooks
 from afterburner.py.run.wrappers import WRAPPER_KEY as RUN_WRAPPER_KEY
