@@ -127,6 +127,9 @@ def load_model(path: Path | None = None) -> comfy.model_patcher.ModelPatcher:
     state = _load_file(Path(path or WEIGHTS))
     patcher = build_model()
     weights = {k[len(MODEL_PREFIX):]: v for k, v in state.items() if k.startswith(MODEL_PREFIX)}
+    # ComfyUI's own key conversion for the family, as its loader applies it (newer ComfyUI names RMSNorm's
+    # parameter `weight`, where the file, written on 0.3.75, says `scale`)
+    weights = patcher.model.model_config.process_unet_state_dict(weights)
     patcher.model.diffusion_model.load_state_dict(weights, strict=True)
     _EMBEDDINGS.update({CONTEXT_KEY: state[CONTEXT_KEY], POOLED_KEY: state[POOLED_KEY]})
     return patcher

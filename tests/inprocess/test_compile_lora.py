@@ -21,7 +21,8 @@ from helpers import (
 def test_weight_patch_under_compile_matches_eager_and_compiles_nothing_new(family):
     base = build(family)
     flags = {name: p.requires_grad for name, p in base.model.diffusion_model.named_parameters()}
-    assert all(flags.values()), "built weights require grad, as ComfyUI's do"
+    # ComfyUI 0.3.75 builds weights that require grad; newer ComfyUI freezes them in BaseModel (requires_grad_(False))
+    assert len(set(flags.values())) == 1, "built weights all require grad, or none do, as ComfyUI builds them"
     eager_base = sample_short(base, family)
     fast = compiled(base)  # compiled before any LoRA has run
     torch.testing.assert_close(sample_short(fast, family), eager_base, **TOL)
