@@ -29,7 +29,6 @@ from typing import Any
 import torch
 
 from .. import comfy_glue
-from ..run import run_of
 from ..run.context import RUN_KEY
 from .run_state import CacheRun
 
@@ -47,8 +46,7 @@ def _cache_run(transformer_options: dict[str, Any]) -> CacheRun | None:
 
 def predict_noise(executor: Callable, *args: Any, **kwargs: Any) -> Any:
     call = comfy_glue.WrapperCall(comfy_glue.PREDICT_NOISE_ARGS, args, kwargs)
-    sampling = run_of(call.get("model_options") or {})
-    run: CacheRun | None = sampling.participant(CAPABILITY) if sampling is not None else None
+    run = _cache_run((call.get("model_options") or {}).get("transformer_options") or {})
     if run is not None and not run.decided and run.plan.signal != "first_block":
         run.decide_step(run.input_signal(call["x"]) if run.plan.signal == "input" else None)
     return executor(*args, **kwargs)

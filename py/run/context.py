@@ -9,7 +9,6 @@ on the model, so two samplers in one graph, or the same model in two prompts, ne
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -18,7 +17,6 @@ from typing import Any, Protocol
 import torch
 
 from ..telemetry import RunFinished, RunStarted, TelemetryBus
-from ..telemetry.scope import active_run_id
 
 ENROLLMENTS_KEY = "afterburner"  # {capability: Enrollment}, in the patched model's model_options
 RUN_KEY = "afterburner_run"  # the live SamplingRun, in the run's own copy of transformer_options
@@ -95,6 +93,7 @@ class SamplingRun:
 
     def finish(self, status: str, message: str = "") -> RunFinished:
         summaries = {name: dict(participant.finish(status)) for name, participant in self.participants.items()}
+        # The record's call counts are the cache's: its wrapper is the one that sees every model call.
         cache = summaries.get("cache", {})
         summary = RunFinished(self.run_id, status, self.total_steps, cache.get("model_calls", 0),
                               cache.get("computed_calls", 0), time.perf_counter() - self._started,
@@ -102,26 +101,4 @@ class SamplingRun:
         self.bus.emit(summary)
         self.participants.clear()
         return summary
-
-
-_registry_lock = threading.Lock()
-_live: dict[str, SamplingRun] = {}
-
-
-def register_live(run: SamplingRun) -> None:
-    with _registry_lock:
-        _live[run.run_id] = run
-
-
-def unregister_live(run: SamplingRun) -> None:
-    with _registry_lock:
-        _live.pop(run.run_id, None)
-
-
-def current_run() -> SamplingRun | None:
-    """The innermost sampling run under way in this process, for code that is not handed one (a compile
-    observer, a kernel's fallback counter)."""
-    run_id = active_run_id()
-    with _registry_lock:
-        return _live.get(run_id) if run_id is not None else None
 

@@ -17,7 +17,7 @@ from comfy.patcher_extension import WrappersMP
 from .. import comfy_glue
 from ..telemetry import get_bus
 from ..telemetry.scope import run_scope
-from .context import ENROLLMENTS_KEY, RUN_KEY, Enrollment, SamplingRun, register_live, unregister_live
+from .context import ENROLLMENTS_KEY, RUN_KEY, Enrollment, SamplingRun
 
 WRAPPER_KEY = "afterburner.run"
 log = logging.getLogger("afterburner")
@@ -62,7 +62,6 @@ def outer_sample(executor: Callable, *args: Any, **kwargs: Any) -> Any:
     run_options.setdefault("transformer_options", {})[RUN_KEY] = run
     guider.model_options = run_options
     status, message = "error", ""
-    register_live(run)
     with run_scope(run.run_id):
         try:
             run.begin(enrollments)
@@ -76,7 +75,6 @@ def outer_sample(executor: Callable, *args: Any, **kwargs: Any) -> Any:
         finally:
             guider.model_options = options
             summary = run.finish(status, message)
-            unregister_live(run)
             log.info("Afterburner run %s (%s): %d steps in %.2fs, %s", run.run_id, " + ".join(enrollments),
                      run.total_steps, summary.wall_s, status)
 

@@ -20,8 +20,9 @@ from helpers import (  # noqa: F401 - its autouse fixture
 )
 
 from afterburner.py.cache import hooks
+from afterburner.py.run import Enrollment, SamplingRun
 from afterburner.py.run.wrappers import WRAPPER_KEY as RUN_WRAPPER_KEY
-from afterburner.py.telemetry import get_bus
+from afterburner.py.telemetry import TelemetryBus, get_bus
 from devpack import tiny_models
 
 STEPS = 6
@@ -84,3 +85,30 @@ def test_a_block_cache_after_another_leaves_none_of_the_first_blocks_replaced():
     replaced = second.model_options["transformer_options"]["patches_replace"]["dit"]
     assert set(replaced) == set(alone.model_options["transformer_options"]["patches_replace"]["dit"])
     assert torch.equal(sample(second, "flux", cfg=CFG), sample(alone, "flux", cfg=CFG))
+
+
+def test_a_sampling_run_follows_the_samplers_steps_and_announces_its_participants():
+    class Counting:
+        def __init__(self, run):
+            self.began = False
+
+        def begin(self):
+            self.began = True
+
+        def finish(self, status):
+            return {"status_seen": status}
+
+    bus = TelemetryBus()
+    run = SamplingRun("Flux", torch.tensor([1.0, 0.5, 0.25, 0.0]), {}, bus)
+    run.begin({"compile": Enrollment("compile", {"scope": "per block"}, "9", Counting)})
+    assert run.total_steps == 3 and float(run.sigma) == 1.0 and run.participant("compile").began
+    run.step_finished(0)
+    assert run.step == 1 and float(run.sigma) == 0.5
+    run.step_finished(2)
+    assert float(run.sigma) == 0.0  # past the last step: the final sigma
+    summary = run.finish("ok")
+    bus.flush()
+    record = bus.read(lambda h: h.get(run.run_id))
+    assert record["method"] == "compile" and record["params"] == {"scope": "per block", "node_id": "9"}
+    assert record["capabilities"]["compile"]["node_id"] == "9"
+    assert summary.capabilities == {"compile": {"status_seen": "ok"}} and run.participant("compile") is None

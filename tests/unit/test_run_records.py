@@ -33,3 +33,4 @@ def test_nested_runs_give_events_to_the_innermost():
         with run_scope("inner"):
             assert Notice("info", "x", "y").run_id == "inner"
         assert Notice("info", "x", "y").run_id == "outer"
+
