@@ -22,6 +22,10 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # devpack.comfy_boot reads a tree's version without importing ComfyUI or torch
+
+from devpack.comfy_boot import comfyui_version  # noqa: E402
+
 VENV = Path(os.environ["AFTERBURNER_VENV"]).resolve() if os.environ.get("AFTERBURNER_VENV") else ROOT / ".venv"
 CACHE = ROOT / ".cache"
 VENV_PY = VENV / "bin" / "python"
@@ -197,13 +201,6 @@ def build_demo_models(comfy: Path) -> None:
     run(VENV_PY, ROOT / "devpack" / "build_demo_models.py", "--comfyui", comfy)
 
 
-def tree_version(comfy: Path) -> str:
-    """The version a ComfyUI tree says it is (its comfyui_version.py), without importing it."""
-    version_file = comfy / "comfyui_version.py"
-    match = re.search(r"__version__\s*=\s*[\"']([^\"']+)", version_file.read_text()) if version_file.exists() else None
-    return match.group(1) if match else "of unknown version"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--browser", action="store_true",
@@ -216,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     link_packs(comfy)
     ensure_node_modules()
     build_demo_models(comfy)
-    log(f"ready: ComfyUI {tree_version(comfy)} at {comfy}" + (f", venv {VENV}" if VENV != ROOT / ".venv" else ""))
+    log(f"ready: ComfyUI {comfyui_version(comfy)} at {comfy}" + (f", venv {VENV}" if VENV != ROOT / ".venv" else ""))
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ class RunStarted(Event):
     run_id: str
     model: str  # a short label of the model (its class name)
     method: str  # the capability and preset, e.g. "cache:adaptive"
-    params: dict[str, Any]  # the inputs of the run's first capability (the cache's where there is one)
+    params: dict[str, Any]  # the settings of the capability installed first, with its node id (see capabilities)
     total_steps: int
     started_at: float = dataclasses.field(default_factory=time.time)
     # each capability taking part: {"label": "cache:adaptive", "params": {...}, "node_id": "7" or None}
