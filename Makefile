@@ -8,9 +8,10 @@ COMPAT_VENV ?= /tmp/compat-venv
 setup:
 	python3 scripts/setup_env.py
 
-# The same set-up, and what the browser tests need besides (Chromium: installed with apt-get where we may).
+# The same set-up, and what only the tests need: npm and Chromium (installed with apt-get where we may) for the browser
+# tests, comfy-cli for the registry-package test.
 setup-test:
-	python3 scripts/setup_env.py --browser
+	python3 scripts/setup_env.py --test-tools
 
 demo: setup
 	$(PY) -m devtools.demo

@@ -2,7 +2,8 @@
 and the tiny demo models. Idempotent: each step records a stamp and is skipped when already done.
 
 Run with the system Python (it creates `.venv` itself):  python3 scripts/setup_env.py
-`--browser` (what `make test` passes) also makes sure the browser tests' Chromium is installed.
+`--test-tools` (what `make test` passes) also sets up what only the tests need: npm and Debian's Chromium for the
+browser tests, and comfy-cli (in a virtualenv of its own) for the registry-package test.
 `COMFYUI_DIR=/path/to/ComfyUI` uses an existing ComfyUI tree instead of extracting one, and installs that
 tree's requirements.txt (its torch, torchvision and torchaudio lines left out: ours are pinned) on top of ours.
 `AFTERBURNER_VENV=/path/to/venv` uses (or creates) that virtualenv instead of `.venv`, e.g. a throwaway one for
@@ -44,6 +45,10 @@ TORCH_PACKAGES = {"torch", "torchvision", "torchaudio"}
 # Where the browser tests look for Chromium (tests/browser/comfy_browser.mjs), and the Debian package that has it.
 CHROMIUM_PATHS = (Path("/usr/lib/chromium/chromium"), Path("/usr/bin/chromium"))
 CHROMIUM_PACKAGE = "chromium"
+# The Comfy Registry's own tool, for the registry-package test (`comfy node validate`, `comfy node pack`). A venv of
+# its own: its dependencies would move versions ComfyUI's requirements pin in `.venv`.
+COMFY_CLI = "comfy-cli==1.23.0"
+COMFY_CLI_VENV = CACHE / "comfy-cli-venv"
 
 
 def comfyui_dir() -> Path:
@@ -197,17 +202,30 @@ def ensure_browser() -> None:
                          f"{' or '.join(map(str, CHROMIUM_PATHS))}: the browser tests cannot start it.")
 
 
+def ensure_comfy_cli() -> None:
+    python = COMFY_CLI_VENV / "bin" / "python"
+    stamp = COMFY_CLI_VENV / ".stamp-comfy-cli"
+    if stamp.exists() and stamp.read_text() == COMFY_CLI:
+        return
+    log(f"installing {COMFY_CLI} into {COMFY_CLI_VENV.relative_to(ROOT)} (the registry-package test)")
+    CACHE.mkdir(exist_ok=True)
+    run(sys.executable, "-m", "venv", COMFY_CLI_VENV)
+    run(python, "-m", "pip", "install", "-q", "--disable-pip-version-check", COMFY_CLI)
+    stamp.write_text(COMFY_CLI)
+
+
 def build_demo_models(comfy: Path) -> None:
     run(VENV_PY, ROOT / "devpack" / "build_demo_models.py", "--comfyui", comfy)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--browser", action="store_true",
-                        help="also make sure the browser tests can run (npm, Chromium: installed with apt-get as root)")
+    parser.add_argument("--test-tools", action="store_true",
+                        help="also set up what the tests need: npm, Chromium (installed with apt-get as root), comfy-cli")
     args = parser.parse_args(argv)
-    if args.browser:
+    if args.test_tools:
         ensure_browser()
+        ensure_comfy_cli()
     ensure_venv()
     comfy = ensure_comfyui()
     link_packs(comfy)
