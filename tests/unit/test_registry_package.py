@@ -36,7 +36,8 @@ def checkout(tmp_path_factory) -> Path:
 
 def test_comfy_cli_validates_the_pyproject(checkout: Path, tmp_path: Path):
     result = comfy(["node", "validate"], checkout, tmp_path)
-    assert result.returncode == 0 and "validation checks passed" in result.stdout, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "validation checks passed" in output, output
 
 
 def test_the_packed_node_holds_the_pack_and_none_of_the_dev_environment(checkout: Path, tmp_path: Path):
