@@ -221,7 +221,7 @@ def build_demo_models(comfy: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--test-tools", action="store_true",
-                        help="also set up what the tests need: npm, Chromium (installed with apt-get as root), comfy-cli")
+                        help="also set up what the tests need: npm, Chromium (apt-get, as root), comfy-cli")
     args = parser.parse_args(argv)
     if args.test_tools:
         ensure_browser()
